@@ -1,0 +1,18 @@
+package imageutil
+
+import (
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
+)
+
+// pullSpecByDigest points repository at image: "<repository>@<image>", any tag or ID in the
+// repository dropped. It reports false when the repository does not parse, so that callers
+// fall back to the reference they already have (spec §5.3, spec §6 step 6).
+func pullSpecByDigest(repository, image string) (string, bool) {
+	ref, err := reference.Parse(repository)
+	if err != nil {
+		return "", false
+	}
+	ref.Tag = ""
+	ref.ID = image
+	return ref.Exact(), true
+}

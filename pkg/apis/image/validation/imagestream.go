@@ -1,0 +1,180 @@
+package validation
+
+import (
+	"fmt"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
+)
+
+// ValidateImageStream validates an ImageStream on create (image-api.md
+// §4.2), with stream names limited per decisions.md D3 and spec tag names per
+// D4. Spec and status tags are lists on the wire and in our storage, so the
+// uniqueness the real server got from its internal maps is checked here.
+func ValidateImageStream(is *imagev1.ImageStream) field.ErrorList {
+	metaPath := field.NewPath("metadata")
+	allErrs := validateStreamMeta(&is.ObjectMeta, metaPath)
+	if len(is.Namespace+"/"+is.Name) > streamPathMaxLength {
+		allErrs = append(allErrs, field.Invalid(metaPath.Child("name"), is.Name, fmt.Sprintf("'namespace/name' cannot be longer than %d characters", streamPathMaxLength)))
+	}
+
+	if repo := is.Spec.DockerImageRepository; repo != "" {
+		repoPath := field.NewPath("spec", "dockerImageRepository")
+		ref, err := reference.Parse(repo)
+		switch {
+		case err != nil:
+			allErrs = append(allErrs, field.Invalid(repoPath, repo, err.Error()))
+		default:
+			if ref.Tag != "" {
+				allErrs = append(allErrs, field.Invalid(repoPath, repo, "the repository name may not contain a tag"))
+			}
+			if ref.ID != "" {
+				allErrs = append(allErrs, field.Invalid(repoPath, repo, "the repository name may not contain an ID"))
+			}
+		}
+	}
+
+	tagsPath := field.NewPath("spec", "tags")
+	seen := sets.New[string]()
+	for i, tag := range is.Spec.Tags {
+		p := tagsPath.Index(i)
+		allErrs = append(allErrs, ValidateTagName(tag.Name, p.Child("name"))...)
+		if tag.Name != "" {
+			if seen.Has(tag.Name) {
+				allErrs = append(allErrs, field.Duplicate(p.Child("name"), tag.Name))
+			}
+			seen.Insert(tag.Name)
+		}
+		allErrs = append(allErrs, ValidateImageStreamTagReference(tag, p)...)
+	}
+
+	allErrs = append(allErrs, validateStatusTagNames(is.Status.Tags)...)
+	statusPath := field.NewPath("status", "tags")
+	for i, tag := range is.Status.Tags {
+		for j, item := range tag.Items {
+			allErrs = append(allErrs, validateTagEventReference(item.DockerImageReference, statusPath.Index(i).Child("items").Index(j).Child("dockerImageReference"))...)
+		}
+	}
+	return allErrs
+}
+
+// ValidateImageStreamUpdate applies the ObjectMeta update rules and
+// validates the new stream in full (image-api.md §4.2, §4.4).
+func ValidateImageStreamUpdate(newIS, oldIS *imagev1.ImageStream) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newIS.ObjectMeta, &oldIS.ObjectMeta, field.NewPath("metadata"))
+	return append(allErrs, ValidateImageStream(newIS)...)
+}
+
+// ValidateImageStreamStatusUpdate validates an update through
+// imagestreams/status, the path ImageStreamMapping uses (image-api.md §4.6):
+// the ObjectMeta update rules, and only references that are new (absent from
+// the old status) are parsed, so a stream whose history holds a reference we
+// would now reject can still be updated. Status tag names must stay unique.
+func ValidateImageStreamStatusUpdate(newIS, oldIS *imagev1.ImageStream) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newIS.ObjectMeta, &oldIS.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, validateStatusTagNames(newIS.Status.Tags)...)
+
+	old := sets.New[string]()
+	for _, tag := range oldIS.Status.Tags {
+		for _, item := range tag.Items {
+			old.Insert(item.DockerImageReference)
+		}
+	}
+	statusPath := field.NewPath("status", "tags")
+	for i, tag := range newIS.Status.Tags {
+		for j, item := range tag.Items {
+			if old.Has(item.DockerImageReference) {
+				continue
+			}
+			allErrs = append(allErrs, validateTagEventReference(item.DockerImageReference, statusPath.Index(i).Child("items").Index(j).Child("dockerImageReference"))...)
+		}
+	}
+	return allErrs
+}
+
+// ValidateImageStreamTagReference validates one spec tag's from, reference
+// policy and import policy (image-api.md §4.2), at fldPath (e.g.
+// "spec.tags[0]" or an ImageStreamTag's "tag"). The tag name is not checked;
+// see ValidateTagName. The policy types must already be defaulted.
+func ValidateImageStreamTagReference(tag imagev1.TagReference, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if from := tag.From; from != nil {
+		namePath := fldPath.Child("from", "name")
+		if from.Name == "" {
+			allErrs = append(allErrs, field.Required(namePath, ""))
+		}
+		switch from.Kind {
+		case "DockerImage":
+			if from.Name != "" {
+				if _, err := reference.Parse(from.Name); err != nil {
+					allErrs = append(allErrs, field.Invalid(namePath, from.Name, err.Error()))
+				}
+			}
+		case "ImageStreamImage", "ImageStreamTag":
+			// Only the importer schedules, and it only reads registries.
+			if tag.ImportPolicy.Scheduled {
+				allErrs = append(allErrs, field.Invalid(fldPath.Child("importPolicy", "scheduled"), tag.ImportPolicy.Scheduled, "only tags pointing to Docker repositories may be scheduled for background import"))
+			}
+		default:
+			allErrs = append(allErrs, field.Required(fldPath.Child("from", "kind"), "valid values are 'DockerImage', 'ImageStreamImage', 'ImageStreamTag'"))
+		}
+	}
+
+	switch tag.ReferencePolicy.Type {
+	case imagev1.SourceTagReferencePolicy, imagev1.LocalTagReferencePolicy:
+	default:
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("referencePolicy", "type"), tag.ReferencePolicy.Type,
+			fmt.Sprintf("valid values are %q, %q", imagev1.SourceTagReferencePolicy, imagev1.LocalTagReferencePolicy)))
+	}
+
+	switch tag.ImportPolicy.ImportMode {
+	case "", imagev1.ImportModeLegacy, imagev1.ImportModePreserveOriginal:
+	default:
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("importPolicy", "importMode"), tag.ImportPolicy.ImportMode,
+			"invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'"))
+	}
+	return allErrs
+}
+
+// validateStreamMeta validates the ObjectMeta of an ImageStream or of an
+// ImageStreamMapping (which names a stream). decisions.md D3: the length
+// limit is reported as the standard TooLong error rather than folded into
+// the name function's Invalid reasons.
+func validateStreamMeta(meta *metav1.ObjectMeta, metaPath *field.Path) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(meta, true, validateStreamNameSyntax, metaPath)
+	if len(meta.Name) > StreamNameMaxLength {
+		allErrs = append(allErrs, field.TooLong(metaPath.Child("name"), meta.Name, StreamNameMaxLength))
+	}
+	return allErrs
+}
+
+// validateStatusTagNames requires status tag names to be unique: the real
+// server's map made duplicates impossible, our list does not.
+func validateStatusTagNames(tags []imagev1.NamedTagEventList) field.ErrorList {
+	var allErrs field.ErrorList
+	seen := sets.New[string]()
+	for i, tag := range tags {
+		if seen.Has(tag.Tag) {
+			allErrs = append(allErrs, field.Duplicate(field.NewPath("status", "tags").Index(i).Child("tag"), tag.Tag))
+		}
+		seen.Insert(tag.Tag)
+	}
+	return allErrs
+}
+
+// validateTagEventReference requires a history entry's reference and that it
+// parses (image-api.md §4.2).
+func validateTagEventReference(ref string, fldPath *field.Path) field.ErrorList {
+	if ref == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	if _, err := reference.Parse(ref); err != nil {
+		return field.ErrorList{field.Invalid(fldPath, ref, err.Error())}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+// Package server holds the image-apiserver command: its flags, their validation and the
+// configuration they produce.
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"strings"
+
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	cliflag "k8s.io/component-base/cli/flag"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	"k8s.io/component-base/version"
+	netutils "k8s.io/utils/net"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/install"
+	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
+	"github.com/image-apiserver/image-apiserver/pkg/standalone"
+)
+
+// etcdPrefix is the key prefix; the storage factory appends <group>/<resource>, giving
+// /registry/image.openshift.io/imagestreams/<ns>/<name> (ARCHITECTURE.md §0 rule 6).
+const etcdPrefix = "/registry"
+
+// Options are all the flags of image-apiserver.
+type Options struct {
+	Recommended *genericoptions.RecommendedOptions
+	ServerRun   *genericoptions.ServerRunOptions
+	Logs        *logsapi.LoggingConfiguration
+
+	// Standalone runs without Kubernetes: own TLS, generated admin token (decisions.md D10).
+	Standalone bool
+	// DataDir holds the embedded etcd data and, standalone, the certificate and admin token.
+	DataDir string
+	// WriteKubeconfig is where standalone mode writes the admin kubeconfig.
+	WriteKubeconfig string
+	// RegistryHostname and PublicRegistryHostname feed the stream repositories (D11).
+	RegistryHostname       string
+	PublicRegistryHostname string
+	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
+	EmbeddedEtcdTimeout durationFlag
+}
+
+// NewOptions returns the defaults.
+func NewOptions() (*Options, error) {
+	codec, versioner, err := storageCodec()
+	if err != nil {
+		return nil, err
+	}
+	o := &Options{
+		Recommended:         genericoptions.NewRecommendedOptions(etcdPrefix, codec),
+		ServerRun:           genericoptions.NewServerRunOptions(),
+		Logs:                logsapi.NewLoggingConfiguration(),
+		DataDir:             "image-apiserver.local.data",
+		EmbeddedEtcdTimeout: durationFlag(defaultEmbeddedEtcdTimeout),
+	}
+	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
+	o.Recommended.SecureServing.BindPort = 8443
+	o.Recommended.SecureServing.ServerCert.PairName = "image-apiserver"
+	// Aggregated servers behind one kube-apiserver multiplex many requests on one connection.
+	o.Recommended.SecureServing.HTTP2MaxStreamsPerConnection = 1000
+	return o, nil
+}
+
+// storageCodec encodes v1 as protobuf in etcd and decodes to __internal in memory
+// (ARCHITECTURE.md §3).
+func storageCodec() (runtime.Codec, runtime.GroupVersioner, error) {
+	return serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
+		StorageMediaType:  runtime.ContentTypeProtobuf,
+		StorageSerializer: apiserver.Codecs,
+		StorageVersion:    imagev1.GroupVersion,
+		MemoryVersion:     install.InternalGroupVersion,
+	})
+}
+
+// Flags returns the named flag sets, printed in sections by --help.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("image-apiserver")
+	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Run without Kubernetes: generate a serving certificate and an admin token under --data-dir, accept only that token, and write an admin kubeconfig to --write-kubeconfig. Without it the server runs aggregated behind a kube-apiserver with delegated authentication and authorization.")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd data (used when --etcd-servers is empty) and, with --standalone, the serving certificate and admin token.")
+	fs.StringVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "With --standalone: write an admin kubeconfig for this server to this file.")
+	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository.")
+	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository.")
+	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
+
+	o.Recommended.AddFlags(fss.FlagSet("generic"))
+	o.ServerRun.AddUniversalFlags(fss.FlagSet("server run"))
+	logsapi.AddFlags(o.Logs, fss.FlagSet("logging"))
+	compatibility.DefaultComponentGlobalsRegistry.AddFlags(fss.FlagSet("features"))
+	return fss
+}
+
+// Complete fills in defaults that depend on other flags. bindAddressSet and certDirSet say
+// whether --bind-address and --cert-dir were given.
+func (o *Options) Complete(bindAddressSet, certDirSet bool) error {
+	if o.Standalone && !bindAddressSet {
+		// A standalone server has no network policy in front of it: listen on loopback unless
+		// told otherwise.
+		o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
+	}
+	if !certDirSet && o.DataDir != "" {
+		// Keep generated certificates with the rest of the server's state, so that a restart
+		// reuses them and kubeconfigs stay valid.
+		o.Recommended.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "certs")
+	}
+	return o.ServerRun.DefaultAdvertiseAddress(o.Recommended.SecureServing.SecureServingOptions)
+}
+
+// Validate returns every flag error at once.
+func (o *Options) Validate() error {
+	var errs []error
+	// Without --etcd-servers the embedded etcd is used; validate the rest of the etcd flags.
+	etcd := *o.Recommended.Etcd
+	if len(etcd.StorageConfig.Transport.ServerList) == 0 {
+		etcd.StorageConfig.Transport.ServerList = []string{"http://embedded-etcd"}
+	}
+	if o.Standalone {
+		// Delegated authn/authz and the kube API are not used standalone.
+		errs = append(errs, etcd.Validate()...)
+		errs = append(errs, o.Recommended.SecureServing.Validate()...)
+		errs = append(errs, o.Recommended.Audit.Validate()...)
+	} else {
+		recommended := *o.Recommended
+		recommended.Etcd = &etcd
+		errs = append(errs, recommended.Validate()...)
+		if o.WriteKubeconfig != "" {
+			errs = append(errs, fmt.Errorf("--write-kubeconfig needs --standalone: aggregated, clients use their kube-apiserver kubeconfig"))
+		}
+	}
+	errs = append(errs, o.ServerRun.Validate()...)
+	if o.DataDir == "" && len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
+		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty"))
+	}
+	if o.Standalone && o.DataDir == "" {
+		errs = append(errs, fmt.Errorf("--data-dir is required with --standalone: it holds the serving certificate and admin token"))
+	}
+	for flag, host := range map[string]string{"--registry-hostname": o.RegistryHostname, "--public-registry-hostname": o.PublicRegistryHostname} {
+		if err := validateHostname(host); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
+		}
+	}
+	if err := logsapi.ValidateAndApply(o.Logs, nil); err != nil {
+		errs = append(errs, err)
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// validateHostname accepts host or host:port with nothing else.
+func validateHostname(host string) error {
+	if host == "" {
+		return nil
+	}
+	h := host
+	if strings.Contains(host, ":") {
+		var port string
+		var err error
+		if h, port, err = net.SplitHostPort(host); err != nil || port == "" {
+			return fmt.Errorf("%q is not host[:port]", host)
+		}
+	}
+	if h == "" || strings.ContainsAny(h, "/@ ") {
+		return fmt.Errorf("%q is not host[:port]", host)
+	}
+	return nil
+}
+
+// Config builds the server configuration. adminToken is only used standalone.
+func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
+	ip := netutils.ParseIPSloppy("127.0.0.1")
+	// The aggregator connects to <service>.<namespace>.svc; the default service name of the
+	// manifests is included so that a generated certificate works there too.
+	alternateDNS := []string{"api.image-system.svc", "api.image-system.svc.cluster.local"}
+	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", alternateDNS, []net.IP{ip}); err != nil {
+		return nil, fmt.Errorf("creating a self-signed serving certificate: %w", err)
+	}
+	if o.Standalone {
+		// The generated certificate is written world-readable; like the key and the token it is
+		// server state that only the server's user needs.
+		if err := os.Chmod(o.Recommended.SecureServing.ServerCert.CertKey.CertFile, 0o600); err != nil {
+			return nil, err
+		}
+	}
+
+	cfg := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	if err := o.ServerRun.ApplyTo(&cfg.Config); err != nil {
+		return nil, err
+	}
+	configureOpenAPI(cfg)
+	if o.Standalone {
+		if err := o.applyStandalone(cfg, adminToken); err != nil {
+			return nil, err
+		}
+	} else if err := o.Recommended.ApplyTo(cfg); err != nil {
+		return nil, err
+	}
+	return &apiserver.Config{
+		GenericConfig: cfg,
+		ExtraConfig: apiserver.ExtraConfig{
+			RegistryHostnames: imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
+		},
+	}, nil
+}
+
+// applyStandalone applies the options that make sense without a kube-apiserver: no delegated
+// authentication or authorization, no admission webhooks, no API priority and fairness (it
+// needs the kube API), and the standalone token authenticator and authorizer.
+func (o *Options) applyStandalone(cfg *genericapiserver.RecommendedConfig, adminToken string) error {
+	r := o.Recommended
+	if err := r.Etcd.ApplyTo(&cfg.Config); err != nil {
+		return err
+	}
+	if err := r.SecureServing.ApplyToConfig(&cfg.Config); err != nil {
+		return err
+	}
+	if err := r.Audit.ApplyTo(&cfg.Config); err != nil {
+		return err
+	}
+	r.Features.EnablePriorityAndFairness = false
+	if err := r.Features.ApplyTo(&cfg.Config, nil, nil); err != nil {
+		return err
+	}
+	cfg.Authentication.Authenticator = standalone.Authenticator(adminToken)
+	authz, err := standalone.Authorizer()
+	if err != nil {
+		return err
+	}
+	cfg.Authorization.Authorizer = authz
+	return nil
+}
+
+// configureOpenAPI sets our OpenAPI definitions, versioned like the binary.
+func configureOpenAPI(cfg *genericapiserver.RecommendedConfig) {
+	apiserver.ConfigureOpenAPI(cfg, version.Get().GitVersion)
+}

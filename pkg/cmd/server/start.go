@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/klog/v2"
+
+	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
+	"github.com/image-apiserver/image-apiserver/pkg/standalone"
+)
+
+const defaultEmbeddedEtcdTimeout = 60 * time.Second
+
+// NewCommand returns the image-apiserver command.
+func NewCommand(ctx context.Context) (*cobra.Command, error) {
+	o, err := NewOptions()
+	if err != nil {
+		return nil, err
+	}
+	cmd := &cobra.Command{
+		Use:   "image-apiserver",
+		Short: "Serve the OpenShift image.openshift.io/v1 API (ImageStream, Image, ImageStreamMapping) from etcd",
+		Long: `image-apiserver serves OpenShift's image.openshift.io/v1 API from etcd.
+
+Standalone (--standalone) it needs nothing else: without --etcd-servers it runs an embedded etcd
+under --data-dir, generates its TLS certificate and an admin token, and writes an admin kubeconfig.
+Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
+		SilenceUsage: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return compatibility.DefaultComponentGlobalsRegistry.Set()
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return fmt.Errorf("unexpected arguments %q: image-apiserver takes only flags", args)
+			}
+			if err := o.Complete(c.Flags().Changed("bind-address"), c.Flags().Changed("cert-dir")); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	fss := o.Flags()
+	for _, fs := range fss.FlagSets {
+		cmd.Flags().AddFlagSet(fs)
+	}
+	cols := 100
+	cmd.SetUsageFunc(func(c *cobra.Command) error {
+		fmt.Fprintf(c.OutOrStderr(), "Usage:\n  %s\n", c.UseLine())
+		cliflag.PrintSections(c.OutOrStderr(), fss, cols)
+		return nil
+	})
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		fmt.Fprintf(c.OutOrStdout(), "%s\n\nUsage:\n  %s\n", c.Long, c.UseLine())
+		cliflag.PrintSections(c.OutOrStdout(), fss, cols)
+	})
+	return cmd, nil
+}
+
+// Run starts the embedded etcd if needed, then serves until ctx is cancelled, then stops etcd.
+func (o *Options) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	if len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
+		etcd, err := embeddedetcd.Start(ctx, filepath.Join(o.DataDir, "etcd"), time.Duration(o.EmbeddedEtcdTimeout))
+		if err != nil {
+			return err
+		}
+		// Deferred, so etcd stops only after the server has drained its requests.
+		defer func() {
+			etcd.Close()
+			logger.Info("Stopped embedded etcd")
+		}()
+		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL()}
+		logger.Info("Started embedded etcd", "dataDir", filepath.Join(o.DataDir, "etcd"), "url", etcd.ClientURL())
+	}
+
+	var adminToken string
+	if o.Standalone {
+		var err error
+		if adminToken, err = standalone.LoadOrCreateToken(filepath.Join(o.DataDir, "admin-token")); err != nil {
+			return err
+		}
+	}
+	config, err := o.Config(adminToken)
+	if err != nil {
+		return err
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	if o.Standalone && o.WriteKubeconfig != "" {
+		if err := o.writeKubeconfig(adminToken); err != nil {
+			return err
+		}
+	}
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// writeKubeconfig writes the admin kubeconfig pointing at the serving address.
+func (o *Options) writeKubeconfig(adminToken string) error {
+	ss := o.Recommended.SecureServing
+	host := ss.BindAddress.String()
+	if ss.BindAddress.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	port := ss.BindPort
+	if ss.Listener != nil {
+		port = ss.Listener.Addr().(*net.TCPAddr).Port
+	}
+	server := "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+	if err := standalone.WriteKubeconfig(o.WriteKubeconfig, server, ss.ServerCert.CertKey.CertFile, adminToken); err != nil {
+		return err
+	}
+	klog.Background().Info("Wrote admin kubeconfig", "path", o.WriteKubeconfig, "server", server)
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package embeddedetcd runs etcd inside the server process when no --etcd-servers are given
+// (decisions.md D10), so `make run` needs nothing but the binary.
+package embeddedetcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Etcd is a running embedded etcd.
+type Etcd struct {
+	etcd      *embed.Etcd
+	clientURL string
+}
+
+// Start runs a single-member etcd with its data under dir, listening on loopback only. It
+// returns once etcd serves clients, or fails after timeout.
+func Start(ctx context.Context, dir string, timeout time.Duration) (*Etcd, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// etcd refuses a data directory readable by others.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
+	}
+	clientURL, err := freeLoopbackURL()
+	if err != nil {
+		return nil, err
+	}
+	peerURL, err := freeLoopbackURL()
+	if err != nil {
+		return nil, err
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "image-apiserver"
+	cfg.Dir = dir
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*clientURL}, []url.URL{*clientURL}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peerURL}, []url.URL{*peerURL}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.ListenMetricsUrls = nil
+	cfg.LogLevel = "error"
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd in %s: %w", dir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+		return &Etcd{etcd: e, clientURL: clientURL.String()}, nil
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd failed: %w", err)
+	case <-time.After(timeout):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd in %s was not ready after %s", dir, timeout)
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// ClientURL is the URL to pass as --etcd-servers.
+func (e *Etcd) ClientURL() string { return e.clientURL }
+
+// Close stops etcd and waits until its data is flushed.
+func (e *Etcd) Close() { e.etcd.Close() }
+
+// freeLoopbackURL returns an http URL on a port that was free a moment ago. The peer port is
+// only used by this single member, and a restart may pick another: etcd does not re-validate
+// the initial cluster when its data directory already exists.
+func freeLoopbackURL() (*url.URL, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	return url.Parse("http://" + addr)
+}

@@ -1,0 +1,248 @@
+// Package imagestream is the registry (storage, strategies, table) of imagestreams and
+// imagestreams/status.
+package imagestream
+
+import (
+	"context"
+	"fmt"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	apistorage "k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/validation"
+)
+
+// Strategy is the create/update/delete strategy of the main imagestreams endpoint.
+type Strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+	hostnames RegistryHostnames
+}
+
+var _ rest.RESTCreateUpdateStrategy = Strategy{}
+var _ rest.ResetFieldsStrategy = Strategy{}
+
+// NewStrategy returns the main ImageStream strategy.
+func NewStrategy(typer runtime.ObjectTyper, hostnames RegistryHostnames) Strategy {
+	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, hostnames: hostnames}
+}
+
+// NamespaceScoped is true: image streams live in a namespace.
+func (Strategy) NamespaceScoped() bool { return true }
+
+// AllowCreateOnUpdate is false: PUT of a missing stream is a 404.
+func (Strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+// AllowUnconditionalUpdate is false: an update must carry a resourceVersion (spec §2.1).
+func (Strategy) AllowUnconditionalUpdate(context.Context) bool { return false }
+
+// GetResetFields says status is owned by the status endpoint and the server.
+func (Strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"image.openshift.io/v1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
+}
+
+// PrepareForCreate discards client status, sets generation 1 on the stream and its spec tags,
+// and resolves spec tags that can be resolved without an importer (spec §4.3, §4.5).
+func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	stream := obj.(*imagev1.ImageStream)
+	stream.Status = imagev1.ImageStreamStatus{}
+	s.setRepositories(stream)
+	stream.Generation = 1
+	for i := range stream.Spec.Tags {
+		stream.Spec.Tags[i].Generation = ptrTo(int64(1))
+	}
+	resolveSpecTags(stream, nil)
+}
+
+// PrepareForUpdate keeps the stored status and generation, protects spec-tag generations, bumps
+// the generation when the spec changed and resolves new or changed spec tags (spec §4.4).
+func (s Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
+	stream.Status = *oldStream.Status.DeepCopy()
+	dropEmptyStatusTags(stream)
+	s.setRepositories(stream)
+	stream.Generation = oldStream.Generation
+
+	for i := range stream.Spec.Tags {
+		tag := &stream.Spec.Tags[i]
+		if prev := imageutil.SpecTag(oldStream, tag.Name); prev != nil {
+			// A client may ask for a re-import by setting 0; any other value is the server's.
+			if tag.Generation == nil || *tag.Generation != 0 {
+				tag.Generation = copyInt64(prev.Generation)
+			}
+		}
+	}
+	if oldStream.Generation == 0 || !equality.Semantic.DeepEqual(stream.Spec, oldStream.Spec) {
+		stream.Generation = oldStream.Generation + 1
+	}
+	changed := map[string]bool{}
+	for i := range stream.Spec.Tags {
+		tag := &stream.Spec.Tags[i]
+		prev := imageutil.SpecTag(oldStream, tag.Name)
+		if prev == nil || tagReferenceChanged(prev, tag) || tag.Generation == nil || *tag.Generation == 0 {
+			tag.Generation = ptrTo(stream.Generation)
+			changed[tag.Name] = true
+		}
+	}
+	resolveSpecTags(stream, changed)
+}
+
+// Validate checks a new stream (spec §4.2, decisions.md D3, D4).
+func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateImageStream(obj.(*imagev1.ImageStream))
+}
+
+// ValidateUpdate checks an updated stream against the stored one.
+func (Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateImageStreamUpdate(obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream))
+}
+
+// WarningsOnCreate returns none.
+func (Strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+
+// WarningsOnUpdate returns none.
+func (Strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// Canonicalize sorts spec and status tags by name: they are lists on the wire but maps in
+// meaning, and OpenShift always returns them sorted (spec §4.1).
+func (Strategy) Canonicalize(obj runtime.Object) {
+	imageutil.SortTags(obj.(*imagev1.ImageStream))
+}
+
+// setRepositories fills the computed repository fields (spec §4.3, decisions.md D11).
+func (s Strategy) setRepositories(stream *imagev1.ImageStream) {
+	SetRepositories(stream, s.hostnames)
+}
+
+// SetRepositories sets status.dockerImageRepository and status.publicDockerImageRepository from
+// the configured registry hostnames. It is also the read decorator, so a changed hostname shows
+// at once (spec §4.3).
+func SetRepositories(stream *imagev1.ImageStream, hostnames RegistryHostnames) {
+	if repo := hostnames.InternalRepository(stream.Namespace, stream.Name); repo != "" {
+		stream.Status.DockerImageRepository = repo
+	} else {
+		stream.Status.DockerImageRepository = stream.Spec.DockerImageRepository
+	}
+	stream.Status.PublicDockerImageRepository = hostnames.PublicRepository(stream.Namespace, stream.Name)
+}
+
+// StatusStrategy is the strategy of imagestreams/status: only status may change (spec §4.6).
+type StatusStrategy struct {
+	Strategy
+}
+
+// NewStatusStrategy returns the status strategy.
+func NewStatusStrategy(main Strategy) StatusStrategy { return StatusStrategy{Strategy: main} }
+
+// GetResetFields says spec and metadata are owned by the main endpoint.
+func (StatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"image.openshift.io/v1": fieldpath.NewSet(fieldpath.MakePathOrDie("spec"), fieldpath.MakePathOrDie("metadata")),
+	}
+}
+
+// PrepareForUpdate keeps everything but status from the stored object and fills the generation
+// of new head events that did not set one (spec §4.6).
+func (s StatusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
+	stream.Spec = *oldStream.Spec.DeepCopy()
+	stream.Labels = oldStream.Labels
+	stream.Annotations = oldStream.Annotations
+	stream.Finalizers = oldStream.Finalizers
+	stream.OwnerReferences = oldStream.OwnerReferences
+	stream.Generation = oldStream.Generation
+	s.setRepositories(stream)
+	for i := range stream.Status.Tags {
+		list := &stream.Status.Tags[i]
+		if len(list.Items) == 0 || list.Items[0].Generation != 0 {
+			continue
+		}
+		head := &list.Items[0]
+		oldHead := imageutil.LatestTagEvent(oldStream, list.Tag)
+		unchanged := oldHead != nil && oldHead.Image == head.Image &&
+			oldHead.DockerImageReference == head.DockerImageReference && oldHead.Generation <= stream.Generation
+		if oldHead == nil || unchanged {
+			head.Generation = stream.Generation
+		} else if spec := imageutil.SpecTag(stream, list.Tag); spec != nil && spec.Generation != nil {
+			head.Generation = *spec.Generation
+		} else {
+			head.Generation = stream.Generation
+		}
+	}
+}
+
+// ValidateUpdate checks the metadata rules and only the status references that are new.
+func (StatusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateImageStreamStatusUpdate(obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream))
+}
+
+// GetAttrs returns the labels and the selectable fields of a stream (spec §4.8).
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	stream, ok := obj.(*imagev1.ImageStream)
+	if !ok {
+		return nil, nil, fmt.Errorf("not an ImageStream: %T", obj)
+	}
+	return stream.Labels, SelectableFields(stream), nil
+}
+
+// SelectableFields returns the field set matched by field selectors; its keys are
+// v1.ImageStreamSelectableFields.
+func SelectableFields(stream *imagev1.ImageStream) fields.Set {
+	return generic.AddObjectMetaFieldsSet(fields.Set{
+		"spec.dockerImageRepository":   stream.Spec.DockerImageRepository,
+		"status.dockerImageRepository": stream.Status.DockerImageRepository,
+	}, &stream.ObjectMeta, true)
+}
+
+// MatchImageStream returns the selection predicate for lists and watches.
+func MatchImageStream(label labels.Selector, field fields.Selector) apistorage.SelectionPredicate {
+	return apistorage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}
+
+// dropEmptyStatusTags removes status tags that carry neither history nor conditions.
+func dropEmptyStatusTags(stream *imagev1.ImageStream) {
+	kept := stream.Status.Tags[:0]
+	for _, t := range stream.Status.Tags {
+		if len(t.Items) > 0 || len(t.Conditions) > 0 {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	stream.Status.Tags = kept
+}
+
+// tagReferenceChanged reports a change that makes a spec tag point elsewhere (spec §4.4 step 5).
+func tagReferenceChanged(old, tag *imagev1.TagReference) bool {
+	if (old.From == nil) != (tag.From == nil) {
+		return true
+	}
+	if tag.From != nil && (old.From.Kind != tag.From.Kind || old.From.Namespace != tag.From.Namespace || old.From.Name != tag.From.Name) {
+		return true
+	}
+	return old.Reference != tag.Reference || old.ImportPolicy.ImportMode != tag.ImportPolicy.ImportMode
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func copyInt64(p *int64) *int64 {
+	if p == nil {
+		return nil
+	}
+	return ptrTo(*p)
+}
