@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/install"
 )
@@ -34,4 +35,15 @@ func init() {
 		&metav1.APIResourceList{},
 	)
 	utilruntime.Must(imagev1.Install(externalScheme))
+}
+
+// StorageCodec encodes v1 as protobuf in etcd and decodes to __internal in memory
+// (ARCHITECTURE.md §3). The versioner it returns is the storage config's EncodeVersioner.
+func StorageCodec() (runtime.Codec, runtime.GroupVersioner, error) {
+	return serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
+		StorageMediaType:  runtime.ContentTypeProtobuf,
+		StorageSerializer: Codecs,
+		StorageVersion:    imagev1.GroupVersion,
+		MemoryVersion:     install.InternalGroupVersion,
+	})
 }

@@ -8,21 +8,17 @@ import (
 	"os"
 	"path/filepath"
 
-	imagev1 "github.com/openshift/api/image/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"strings"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
-	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	cliflag "k8s.io/component-base/cli/flag"
 	logsapi "k8s.io/component-base/logs/api/v1"
 	"k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
-	"github.com/image-apiserver/image-apiserver/pkg/apis/image/install"
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
@@ -53,7 +49,7 @@ type Options struct {
 
 // NewOptions returns the defaults.
 func NewOptions() (*Options, error) {
-	codec, versioner, err := storageCodec()
+	codec, versioner, err := apiserver.StorageCodec()
 	if err != nil {
 		return nil, err
 	}
@@ -70,17 +66,6 @@ func NewOptions() (*Options, error) {
 	// Aggregated servers behind one kube-apiserver multiplex many requests on one connection.
 	o.Recommended.SecureServing.HTTP2MaxStreamsPerConnection = 1000
 	return o, nil
-}
-
-// storageCodec encodes v1 as protobuf in etcd and decodes to __internal in memory
-// (ARCHITECTURE.md §3).
-func storageCodec() (runtime.Codec, runtime.GroupVersioner, error) {
-	return serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
-		StorageMediaType:  runtime.ContentTypeProtobuf,
-		StorageSerializer: apiserver.Codecs,
-		StorageVersion:    imagev1.GroupVersion,
-		MemoryVersion:     install.InternalGroupVersion,
-	})
 }
 
 // Flags returns the named flag sets, printed in sections by --help.

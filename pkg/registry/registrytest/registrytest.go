@@ -1,0 +1,48 @@
+// Package registrytest gives storage tests RESTOptions backed by a real, in-process etcd and
+// the server's own storage codec. It imports pkg/apiserver, so only external test packages
+// (package foo_test) can use it.
+package registrytest
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/generic"
+	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
+)
+
+// Storage is a real etcd with the server's codec.
+type Storage struct {
+	// Config is the storage configuration the getter hands out; its Transport reaches the etcd.
+	Config *storagebackend.Config
+}
+
+// NewStorage starts an etcd for the test (stopped by t.Cleanup) and returns its configuration.
+func NewStorage(t testing.TB) *Storage {
+	t.Helper()
+	_, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	codec, versioner, err := apiserver.StorageCodec()
+	if err != nil {
+		t.Fatalf("storage codec: %v", err)
+	}
+	config.Codec = codec
+	config.EncodeVersioner = versioner
+	return &Storage{Config: config}
+}
+
+// GetRESTOptions implements generic.RESTOptionsGetter: undecorated storage (no watch cache),
+// with the same key layout as the server (<prefix>/image.openshift.io/<resource>).
+func (s *Storage) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
+	return generic.RESTOptions{
+		StorageConfig:           s.Config.ForResource(resource),
+		Decorator:               generic.UndecoratedStorage,
+		DeleteCollectionWorkers: 1,
+		ResourcePrefix:          resource.Group + "/" + resource.Resource,
+	}, nil
+}
+
+var _ generic.RESTOptionsGetter = &Storage{}
