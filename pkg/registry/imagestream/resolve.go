@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
 )
 
 // resolveSpecTags adds the status events that spec tags imply without an importer (spec §4.5):
@@ -29,7 +30,9 @@ func resolveSpecTags(stream *imagev1.ImageStream, changed map[string]bool) {
 		var event *imagev1.TagEvent
 		switch tag.From.Kind {
 		case "DockerImage":
-			if tag.Reference {
+			// An unparseable pull spec is rejected by validation at spec.tags[i].from.name;
+			// copying it into status would only report the same mistake twice.
+			if _, err := reference.Parse(tag.From.Name); tag.Reference && err == nil {
 				event = &imagev1.TagEvent{Created: now, DockerImageReference: tag.From.Name, Generation: generation}
 			}
 		case "ImageStreamTag":

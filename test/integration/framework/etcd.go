@@ -1,0 +1,91 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// Etcd is a real etcd process built from go.etcd.io/etcd/server/v3 (`make tools`).
+type Etcd struct {
+	// URL is the client URL, for --etcd-servers.
+	URL string
+	cmd *exec.Cmd
+	log bytes.Buffer
+}
+
+// StartEtcd runs a throwaway etcd (no fsync) on free loopback ports until the test ends.
+func StartEtcd(t testing.TB) *Etcd {
+	t.Helper()
+	bin, err := RealBinary("etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "etcd")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clientPort, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerPort, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := "http://127.0.0.1:" + strconv.Itoa(clientPort)
+	peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	e := &Etcd{URL: client}
+	e.cmd = exec.Command(bin, "--name", "test", "--data-dir", dir,
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "test="+peer, "--listen-metrics-urls", "",
+		"--log-level", "warn", "--unsafe-no-fsync")
+	e.cmd.Stdout, e.cmd.Stderr = &e.log, &e.log
+	if err := e.cmd.Start(); err != nil {
+		t.Fatalf("starting etcd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = e.cmd.Process.Kill()
+		_ = e.cmd.Wait()
+		if t.Failed() {
+			t.Logf("etcd log:\n%s", e.log.String())
+		}
+	})
+	if err := e.waitHealthy(); err != nil {
+		t.Fatalf("etcd not healthy: %v\n%s", err, e.log.String())
+	}
+	return e
+}
+
+func (e *Etcd) waitHealthy() error {
+	return wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		c, err := e.Client()
+		if err != nil {
+			return false, nil
+		}
+		defer c.Close()
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err = c.Status(sctx, e.URL)
+		return err == nil, nil
+	})
+}
+
+// Client returns a new etcd client; the caller closes it.
+func (e *Etcd) Client() (*clientv3.Client, error) {
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{e.URL}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	return c, nil
+}

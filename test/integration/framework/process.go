@@ -1,0 +1,214 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Server is a running image-apiserver process.
+type Server struct {
+	t          testing.TB
+	bin        string
+	args       []string
+	DataDir    string
+	Kubeconfig string
+	Port       int
+	// URL is https://127.0.0.1:<port>.
+	URL string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	done chan error
+}
+
+// Options change how a server starts.
+type Options struct {
+	// EtcdServers, when set, points the server at that etcd instead of the embedded one.
+	EtcdServers string
+	// DataDir reuses a data directory (for restarts of a standalone server); default t.TempDir().
+	DataDir string
+	// ExtraArgs are appended to the command line.
+	ExtraArgs []string
+}
+
+// StartServer starts a standalone server and waits until /readyz answers 200. It is stopped
+// (SIGTERM) when the test ends; its log is printed if the test failed.
+func StartServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin, err := ServerBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := opts.DataDir
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{
+		t: t, bin: bin, DataDir: dataDir, Port: port,
+		Kubeconfig: filepath.Join(dataDir, "kubeconfig"),
+		URL:        "https://127.0.0.1:" + strconv.Itoa(port),
+	}
+	s.args = []string{
+		"--standalone", "--data-dir", dataDir, "--secure-port", strconv.Itoa(port),
+		"--write-kubeconfig", s.Kubeconfig, "--registry-hostname", "registry.test:5000",
+	}
+	if opts.EtcdServers != "" {
+		s.args = append(s.args, "--etcd-servers", opts.EtcdServers)
+	}
+	s.args = append(s.args, opts.ExtraArgs...)
+	s.start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("image-apiserver log:\n%s", s.Log())
+		}
+		_ = s.Stop()
+	})
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	s.log = &bytes.Buffer{}
+	s.cmd = exec.Command(s.bin, s.args...)
+	s.cmd.Stdout = &lockedWriter{mu: &s.mu, w: s.log}
+	s.cmd.Stderr = s.cmd.Stdout
+	s.done = make(chan error, 1)
+	if err := s.cmd.Start(); err != nil {
+		s.mu.Unlock()
+		s.t.Fatalf("starting image-apiserver: %v", err)
+	}
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	go func() { done <- cmd.Wait() }()
+	if err := s.waitReady(done); err != nil {
+		s.t.Fatalf("image-apiserver did not become ready: %v\n%s", err, s.Log())
+	}
+}
+
+// waitReady polls /readyz without credentials (the health paths are public).
+func (s *Server) waitReady(done chan error) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	return wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-done:
+			done <- err
+			return false, fmt.Errorf("process exited: %v", err)
+		default:
+		}
+		resp, err := client.Get(s.URL + "/readyz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+}
+
+// Stop sends SIGTERM and waits for the process; it returns the process's exit error.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("image-apiserver did not stop within 60s of SIGTERM")
+	}
+}
+
+// Restart stops and starts the process with the same flags and data directory.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if err := s.Stop(); err != nil {
+		s.t.Fatalf("stopping image-apiserver: %v", err)
+	}
+	s.start()
+}
+
+// Log returns what the process printed.
+func (s *Server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil {
+		return ""
+	}
+	return s.log.String()
+}
+
+// RESTConfig returns the admin configuration from the written kubeconfig.
+func (s *Server) RESTConfig() *rest.Config {
+	s.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	if err != nil {
+		s.t.Fatalf("loading kubeconfig: %v", err)
+	}
+	cfg.QPS, cfg.Burst = 1000, 2000
+	return cfg
+}
+
+// ContentTypes are the wire encodings every client test runs with.
+var ContentTypes = []string{"application/json", "application/vnd.kubernetes.protobuf"}
+
+// ImageClient returns an openshift/client-go image clientset speaking contentType.
+func (s *Server) ImageClient(contentType string) imageclient.Interface {
+	s.t.Helper()
+	cfg := s.RESTConfig()
+	cfg.ContentType = contentType
+	cfg.AcceptContentTypes = contentType
+	c, err := imageclient.NewForConfig(cfg)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
