@@ -281,8 +281,8 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("decisions.md D13: ImageLayer requires %v, want nothing", layer.Required)
 	}
 	code, body, _ = rawRequestAccept(t, s, "/openapi/v2", "application/json")
-	if code != http.StatusOK || strings.Contains(string(body), "__internal") || !strings.Contains(string(body), "com.github.openshift.api.image.v1.ImageStreamMapping") {
-		t.Errorf("openapi v2: code %d, mentions __internal or lacks ImageStreamMapping", code)
+	if code != http.StatusOK || strings.Contains(string(body), "__internal") || !strings.Contains(string(body), "com.github.openshift.api.image.v1.ImageStreamSpec") {
+		t.Errorf("openapi v2: code %d, mentions __internal or lacks ImageStreamSpec", code)
 	}
 }
 
