@@ -3,6 +3,8 @@
 package apiserver
 
 import (
+	"context"
+
 	imagev1 "github.com/openshift/api/image/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -11,12 +13,16 @@ import (
 
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 )
 
 // ExtraConfig is what the image API adds to the generic server configuration.
 type ExtraConfig struct {
 	// RegistryHostnames feed the streams' repository fields (decisions.md D11).
 	RegistryHostnames imagestream.RegistryHostnames
+	// MaxImageStreamBytes is the largest stream a mapping may produce (decisions.md D8).
+	MaxImageStreamBytes int
 }
 
 // Config is the whole server configuration.
@@ -47,7 +53,7 @@ func (c CompletedConfig) New() (*ImageAPIServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	storage, err := c.v1Storage()
+	storage, err := c.v1Storage(generic)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +69,18 @@ func (c CompletedConfig) New() (*ImageAPIServer, error) {
 }
 
 // v1Storage returns the storage of every v1 resource.
-func (c CompletedConfig) v1Storage() (map[string]rest.Storage, error) {
+func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (map[string]rest.Storage, error) {
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 	images, err := imageregistry.NewREST(Scheme, optsGetter)
 	if err != nil {
 		return nil, err
 	}
-	streams, streamStatus, err := imagestream.NewREST(Scheme, optsGetter, c.ExtraConfig.RegistryHostnames)
+	hostnames := c.ExtraConfig.RegistryHostnames
+	streams, streamStatus, err := imagestream.NewREST(Scheme, optsGetter, hostnames)
+	if err != nil {
+		return nil, err
+	}
+	mappings, err := c.mappingStorage(server, images, streams)
 	if err != nil {
 		return nil, err
 	}
@@ -77,5 +88,42 @@ func (c CompletedConfig) v1Storage() (map[string]rest.Storage, error) {
 		"images":              images,
 		"imagestreams":        streams,
 		"imagestreams/status": streamStatus,
+		"imagestreammappings": mappings,
 	}, nil
+}
+
+// mappingStorage wires ImageStreamMapping to an etcd transaction client of its own, reading
+// and writing keys exactly as the images and imagestreams stores do (ARCHITECTURE.md §5).
+func (c CompletedConfig) mappingStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) (*imagestreammapping.REST, error) {
+	optsGetter := c.GenericConfig.RESTOptionsGetter
+	imageResource, err := txn.ResourceFor(images.Store, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	streamResource, err := txn.ResourceFor(streams.Store, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := optsGetter.GetRESTOptions(imagev1.Resource("imagestreams"), nil)
+	if err != nil {
+		return nil, err
+	}
+	client, err := txn.NewClient(context.Background(), opts.StorageConfig.Transport)
+	if err != nil {
+		return nil, err
+	}
+	server.RegisterDestroyFunc(func() { _ = client.Close() })
+	txn.RegisterMetrics()
+	imagestreammapping.RegisterMetrics()
+	hostnames := c.ExtraConfig.RegistryHostnames
+	return imagestreammapping.NewREST(imagestreammapping.Config{
+		Typer:               Scheme,
+		Txn:                 txn.New(client),
+		Streams:             streamResource,
+		Images:              imageResource,
+		ImageStrategy:       imageregistry.NewStrategy(Scheme),
+		StatusStrategy:      imagestream.NewStatusStrategy(imagestream.NewStrategy(Scheme, hostnames)),
+		Hostnames:           hostnames,
+		MaxImageStreamBytes: c.ExtraConfig.MaxImageStreamBytes,
+	}), nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
 )
 
@@ -43,6 +44,8 @@ type Options struct {
 	// RegistryHostname and PublicRegistryHostname feed the stream repositories (D11).
 	RegistryHostname       string
 	PublicRegistryHostname string
+	// MaxImageStreamBytes is the largest stored stream a mapping may produce (D8).
+	MaxImageStreamBytes int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
 	EmbeddedEtcdTimeout durationFlag
 }
@@ -59,6 +62,7 @@ func NewOptions() (*Options, error) {
 		Logs:                logsapi.NewLoggingConfiguration(),
 		DataDir:             "image-apiserver.local.data",
 		EmbeddedEtcdTimeout: durationFlag(defaultEmbeddedEtcdTimeout),
+		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
 	o.Recommended.SecureServing.BindPort = 8443
@@ -77,6 +81,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "With --standalone: write an admin kubeconfig for this server to this file.")
 	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository.")
 	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository.")
+	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 
 	o.Recommended.AddFlags(fss.FlagSet("generic"))
@@ -124,6 +129,9 @@ func (o *Options) Validate() error {
 		}
 	}
 	errs = append(errs, o.ServerRun.Validate()...)
+	if o.MaxImageStreamBytes < 1024 || o.MaxImageStreamBytes > 1536*1024 {
+		errs = append(errs, fmt.Errorf("--max-imagestream-bytes=%d: must be between 1024 and %d (etcd's default request limit)", o.MaxImageStreamBytes, 1536*1024))
+	}
 	if o.DataDir == "" && len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
 		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty"))
 	}
@@ -192,7 +200,8 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 	return &apiserver.Config{
 		GenericConfig: cfg,
 		ExtraConfig: apiserver.ExtraConfig{
-			RegistryHostnames: imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
+			RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
+			MaxImageStreamBytes: o.MaxImageStreamBytes,
 		},
 	}, nil
 }

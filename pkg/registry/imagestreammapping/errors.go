@@ -1,0 +1,66 @@
+package imagestreammapping
+
+import (
+	"fmt"
+	"net/http"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// resource is what errors are named after: the requested resource, not the stream or image
+// read behind it. The registry keys its auto-provisioning on exactly this (decisions.md D9).
+var resource = imagev1.Resource("imagestreammappings")
+
+// streamNotFound is the 404 the registry recognises: kind imagestreammappings, name = stream.
+func streamNotFound(stream string) error {
+	return apierrors.NewNotFound(resource, stream)
+}
+
+// withDetails gives an error the D9 details (group, kind, name) when it has none.
+func withDetails(status *apierrors.StatusError, stream string) *apierrors.StatusError {
+	if status.ErrStatus.Details == nil {
+		status.ErrStatus.Details = &metav1.StatusDetails{}
+	}
+	d := status.ErrStatus.Details
+	if d.Group == "" && d.Kind == "" {
+		d.Group, d.Kind = resource.Group, resource.Resource
+	}
+	if d.Name == "" {
+		d.Name = stream
+	}
+	return status
+}
+
+// tooManyRetries is D7's answer when the request's deadline runs out before the transaction
+// commits: a 429 that client-go retries by itself after Retry-After.
+func tooManyRetries(ns, stream string, attempts int) error {
+	err := apierrors.NewTooManyRequests(fmt.Sprintf(
+		"image stream %s/%s is being updated by many requests at once; the mapping was not recorded after %d attempts: retry",
+		ns, stream, attempts), 1)
+	return withDetails(err, stream)
+}
+
+// streamTooLarge is D8's answer: a 413 naming the stream, its size, the limit and the remedy,
+// instead of etcd's opaque "request is too large".
+func streamTooLarge(ns, stream string, size, limit int) error {
+	return withDetails(&apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure,
+		Code:   http.StatusRequestEntityTooLarge,
+		Reason: metav1.StatusReasonRequestEntityTooLarge,
+		Message: fmt.Sprintf("image stream %s/%s would be %d bytes with this mapping, over the %d-byte limit (--max-imagestream-bytes); "+
+			"prune its tag history (for example `oc adm prune images --keep-tag-revisions=5`) or delete unused tags, then push again",
+			ns, stream, size, limit),
+	}}, stream)
+}
+
+// success is the 201 reply: Status Success as OpenShift sends, with D12's details and message.
+func success(ns, stream, tag, image string) *metav1.Status {
+	return &metav1.Status{
+		Status:  metav1.StatusSuccess,
+		Code:    http.StatusCreated,
+		Message: fmt.Sprintf("tag %s of image stream %s/%s now points to image %s", tag, ns, stream, image),
+		Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: stream},
+	}
+}

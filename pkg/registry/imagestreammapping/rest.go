@@ -1,0 +1,299 @@
+package imagestreammapping
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
+	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
+)
+
+// DefaultMaxImageStreamBytes is the default --max-imagestream-bytes (decisions.md D8): under
+// etcd's 1.5 MiB request limit, with room for the image written in the same transaction.
+const DefaultMaxImageStreamBytes = 1 << 20
+
+// managedAnnotation marks images pushed to the integrated registry (spec §6 step 6).
+const managedAnnotation = "openshift.io/image.managed"
+
+// commitTimeout bounds one etcd transaction. It is not tied to the request's deadline: a
+// transaction cancelled half-way might still commit, and the client would be told otherwise.
+const commitTimeout = 10 * time.Second
+
+// deadlineMargin is kept free at the end of the request's deadline, so the last attempt can
+// finish and the 429 still reaches the client before the apiserver's own timeout.
+const deadlineMargin = time.Second
+
+// Config is what the mapping storage needs.
+type Config struct {
+	Typer runtime.ObjectTyper
+	// Txn reads and commits raw, undecorated objects.
+	Txn txn.Interface
+	// Streams and Images describe how imagestreams and images are stored.
+	Streams, Images *txn.Resource
+	// ImageStrategy is the images create strategy; StatusStrategy the imagestreams/status one.
+	ImageStrategy  rest.RESTCreateStrategy
+	StatusStrategy rest.RESTUpdateStrategy
+	Hostnames      imagestream.RegistryHostnames
+	// MaxImageStreamBytes is D8's limit on a stored stream.
+	MaxImageStreamBytes int
+	// MaxBatch caps how many queued mappings to one stream share a transaction.
+	MaxBatch int
+}
+
+// REST is the imagestreammappings storage: create only (spec §1).
+type REST struct {
+	cfg      Config
+	strategy Strategy
+	batches  *batcher
+}
+
+var _ rest.Creater = &REST{}
+var _ rest.Storage = &REST{}
+var _ rest.SingularNameProvider = &REST{}
+
+// NewREST returns the mapping storage.
+func NewREST(cfg Config) *REST {
+	if cfg.MaxImageStreamBytes <= 0 {
+		cfg.MaxImageStreamBytes = DefaultMaxImageStreamBytes
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 64
+	}
+	r := &REST{cfg: cfg, strategy: NewStrategy(cfg.Typer, cfg.Hostnames)}
+	r.batches = newBatcher(cfg.MaxBatch, r.commitBatch)
+	return r
+}
+
+// New returns an empty mapping.
+func (r *REST) New() runtime.Object { return &imagev1.ImageStreamMapping{} }
+
+// Destroy does nothing: the transaction client is owned by the server.
+func (r *REST) Destroy() {}
+
+// NamespaceScoped is true.
+func (r *REST) NamespaceScoped() bool { return true }
+
+// GetSingularName is imagestreammapping.
+func (r *REST) GetSingularName() string { return "imagestreammapping" }
+
+// mapping is a validated request: the image as it would be created, and where to tag it.
+type mapping struct {
+	namespace, stream, tag string
+	image                  *imagev1.Image
+	managed                bool
+}
+
+// Create validates the mapping, then records it (spec §6, decisions.md D1–D9, D12).
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	out, err := r.create(ctx, obj, createValidation, options)
+	code := http.StatusCreated
+	if err != nil {
+		code = http.StatusInternalServerError
+		var status apierrors.APIStatus
+		if errors.As(err, &status) {
+			code = int(status.Status().Code)
+		}
+	}
+	recordResult(code)
+	return out, err
+}
+
+func (r *REST) create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	ism, ok := obj.(*imagev1.ImageStreamMapping)
+	if !ok {
+		return nil, apierrors.NewBadRequest("not an ImageStreamMapping")
+	}
+	if err := imageregistry.NormalizeMetadata(&ism.Image); err != nil {
+		return nil, err
+	}
+	// The generic store does this for its objects before BeforeCreate; a mapping is not stored,
+	// but BeforeCreate insists.
+	rest.FillObjectMetaSystemFields(ism)
+	if err := rest.BeforeCreate(r.strategy, ctx, ism); err != nil {
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, ism.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	img, err := r.prepareImage(ctx, &ism.Image)
+	if err != nil {
+		return nil, err
+	}
+	m := &mapping{namespace: ism.Namespace, stream: ism.Name, tag: ism.Tag, image: img, managed: img.Annotations[managedAnnotation] == "true"}
+	if len(options.DryRun) > 0 {
+		// decisions.md D6: validate and compute everything, write nothing.
+		if err := r.dryRun(ctx, m); err != nil {
+			return nil, err
+		}
+		return success(m.namespace, m.stream, m.tag, m.image.Name), nil
+	}
+	if err := r.batches.submit(ctx, m); err != nil {
+		return nil, err
+	}
+	return success(m.namespace, m.stream, m.tag, m.image.Name), nil
+}
+
+// prepareImage runs the full Image create strategy (defaulting, metadata derivation,
+// validation) on a copy of the embedded image, as if it were POSTed to images.
+func (r *REST) prepareImage(ctx context.Context, embedded *imagev1.Image) (*imagev1.Image, error) {
+	img := embedded.DeepCopy()
+	img.Namespace = ""
+	img.ResourceVersion = ""
+	img.ManagedFields = nil
+	rest.FillObjectMetaSystemFields(img)
+	if err := rest.BeforeCreate(r.cfg.ImageStrategy, genericapirequest.WithNamespace(ctx, metav1.NamespaceNone), img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// dryRun reads what a commit would guard and runs every check a commit would, writing nothing.
+func (r *REST) dryRun(ctx context.Context, m *mapping) error {
+	b := &batch{members: []*request{{m: m}}}
+	_, err := r.plan(ctx, b)
+	return err
+}
+
+// batch is the mappings to one stream committed together, and their outcome.
+type batch struct {
+	namespace, stream string
+	members           []*request
+}
+
+// commitBatch records every member of b in one transaction, re-reading and recomputing on
+// conflicts until it commits or the batch deadline leaves no time (decisions.md D6, D7).
+func (r *REST) commitBatch(ctx context.Context, b *batch) {
+	logger := klog.FromContext(ctx)
+	deadline, _ := ctx.Deadline()
+	for attempt := 1; ; attempt++ {
+		ops, err := r.plan(ctx, b)
+		if err == nil && ops != nil {
+			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+			_, err = r.cfg.Txn.Commit(commitCtx, ops...)
+			cancel()
+		}
+		if err == nil || !apierrors.IsConflict(err) {
+			if err != nil && apierrors.IsRequestEntityTooLargeError(err) {
+				err = withDetails(err.(apierrors.APIStatus).(*apierrors.StatusError), b.stream)
+			}
+			attemptsPerMapping.Observe(float64(attempt))
+			mappingsBatched.Observe(float64(len(b.members)))
+			b.finish(err)
+			return
+		}
+		logger.V(4).Info("Retrying mapping after a conflict", "imageStream", klog.KRef(b.namespace, b.stream), "attempt", attempt, "batch", len(b.members))
+		if time.Until(deadline) < deadlineMargin {
+			attemptsPerMapping.Observe(float64(attempt))
+			b.finish(tooManyRetries(b.namespace, b.stream, attempt))
+			return
+		}
+		// Another writer (another replica, a status update) won the race: back off a little,
+		// with jitter, so that replicas do not retry in lock step.
+		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// plan reads the stream and the images, applies every member's tag event, and returns the
+// transaction that commits them, guarded by the revisions read. nil ops with a nil error mean
+// there is nothing to write (every member is already recorded). An error applies to the
+// whole batch.
+func (r *REST) plan(ctx context.Context, b *batch) ([]txn.Op, error) {
+	first := b.members[0].m
+	ns, name := first.namespace, first.stream
+	stored := &imagev1.ImageStream{}
+	streamRev, err := r.cfg.Txn.Get(ctx, r.cfg.Streams, ns, name, stored)
+	if apierrors.IsNotFound(err) {
+		return nil, streamNotFound(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	stream := stored.DeepCopy()
+	// The reference rule of spec §6 step 6 reads the repository as clients see it.
+	imagestream.SetRepositories(stream, r.cfg.Hostnames)
+
+	ops := []txn.Op{{Resource: r.cfg.Streams, Namespace: ns, Name: name, Revision: streamRev}}
+	seen := map[string]bool{}
+	changed, writesImage := false, false
+	for _, req := range b.members {
+		m := req.m
+		exists := false
+		if !seen[m.image.Name] {
+			seen[m.image.Name] = true
+			current := &imagev1.Image{}
+			rev, err := r.cfg.Txn.Get(ctx, r.cfg.Images, "", m.image.Name, current)
+			switch {
+			case apierrors.IsNotFound(err):
+				// A new image: create it in the same transaction; rev 0 guards that nobody
+				// else creates it first.
+				ops = append(ops, txn.Op{Resource: r.cfg.Images, Name: m.image.Name, Obj: m.image.DeepCopy()})
+				writesImage = true
+			case err != nil:
+				return nil, err
+			default:
+				// An existing image is never modified by a mapping (spec §6 step 5); the guard
+				// makes sure it is not deleted under the new tag.
+				ops = append(ops, txn.Op{Resource: r.cfg.Images, Name: m.image.Name, Revision: rev})
+				exists = true
+			}
+		} else {
+			exists = true // created or asserted by an earlier member of this batch
+		}
+		if r.apply(stream, m, exists) {
+			changed = true
+		}
+	}
+	if !changed && !writesImage {
+		return nil, nil
+	}
+	if changed {
+		if err := rest.BeforeUpdate(r.cfg.StatusStrategy, genericapirequest.WithNamespace(ctx, ns), stream, stored); err != nil {
+			return nil, err
+		}
+		if size := stream.Size(); size > r.cfg.MaxImageStreamBytes {
+			return nil, streamTooLarge(ns, name, size, r.cfg.MaxImageStreamBytes)
+		}
+		ops[0].Obj = stream
+	}
+	return ops, nil
+}
+
+// apply adds m's tag event to stream (spec §6 steps 6–8, §5.1, §5.2) and reports a change.
+func (r *REST) apply(stream *imagev1.ImageStream, m *mapping, imageExisted bool) bool {
+	ref := m.image.DockerImageReference
+	if imageExisted && m.managed {
+		repo := stream.Status.DockerImageRepository
+		if repo == "" {
+			repo = stream.Spec.DockerImageRepository
+		}
+		if parsed, err := reference.Parse(repo); repo != "" && err == nil {
+			ref = parsed.RepositoryName() + "@" + m.image.Name
+		}
+	}
+	next := imagev1.TagEvent{Created: metav1.Now(), DockerImageReference: ref, Image: m.image.Name, Generation: stream.Generation}
+	if !imageutil.AddTagEventToImageStream(stream, m.tag, next) {
+		return false
+	}
+	imageutil.UpdateTrackingTags(stream, m.tag, next)
+	return true
+}
