@@ -119,9 +119,10 @@ func TestImageMetadata(t *testing.T) {
 
 // pushedImage builds the Image a registry sends after a schema2 push (spec §12): manifest and
 // config, no metadata, manifestBlobStored.
-func pushedImage(t *testing.T) *imagev1.Image {
+// salt makes the image distinct.
+func pushedImage(t *testing.T, salt string) *imagev1.Image {
 	t.Helper()
-	config := []byte(`{"architecture":"arm64","os":"linux","created":"2024-05-06T07:08:09Z","config":{"Cmd":["/bin/app"],"Env":["A=1"],"Labels":{"l":"v"}},"rootfs":{"type":"layers","diff_ids":[]}}`)
+	config := []byte(`{"architecture":"arm64","os":"linux","author":"` + salt + `","created":"2024-05-06T07:08:09Z","config":{"Cmd":["/bin/app"],"Env":["A=1"],"Labels":{"l":"v"}},"rootfs":{"type":"layers","diff_ids":[]}}`)
 	configDigest := fmt.Sprintf("sha256:%x", sha256.Sum256(config))
 	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",`+
 		`"config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"%s"},`+
@@ -145,7 +146,7 @@ func pushedImage(t *testing.T) *imagev1.Image {
 func TestImageDerivedFromManifest(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	ctx := testContext(t)
-	in := pushedImage(t)
+	in := pushedImage(t, "derived")
 	got, err := s.ImageClient(framework.ContentTypes[1]).ImageV1().Images().Create(ctx, in, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
