@@ -1,6 +1,7 @@
 package imagestreammapping
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -63,4 +64,21 @@ func success(ns, stream, tag, image string) *metav1.Status {
 		Message: fmt.Sprintf("tag %s of image stream %s/%s now points to image %s", tag, ns, stream, image),
 		Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: stream},
 	}
+}
+
+// storageUnavailable replaces a storage failure that is not an API answer (etcd unreachable,
+// timed out) by a 503 the client may retry: mappings are idempotent, so a retry of one that
+// did commit records nothing twice.
+func storageUnavailable(err error, stream string) error {
+	var status *apierrors.StatusError
+	if errors.As(err, &status) && status.ErrStatus.Code != http.StatusInternalServerError {
+		return withDetails(status, stream)
+	}
+	return withDetails(&apierrors.StatusError{ErrStatus: metav1.Status{
+		Status:  metav1.StatusFailure,
+		Code:    http.StatusServiceUnavailable,
+		Reason:  metav1.StatusReasonServiceUnavailable,
+		Message: fmt.Sprintf("storage is unavailable, the mapping may not have been recorded; retrying is safe: %v", err),
+		Details: &metav1.StatusDetails{RetryAfterSeconds: 1},
+	}}, stream)
 }

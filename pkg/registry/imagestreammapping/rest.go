@@ -165,9 +165,11 @@ func (r *REST) prepareImage(ctx context.Context, embedded *imagev1.Image) (*imag
 
 // dryRun reads what a commit would guard and runs every check a commit would, writing nothing.
 func (r *REST) dryRun(ctx context.Context, m *mapping) error {
-	b := &batch{members: []*request{{m: m}}}
-	_, err := r.plan(ctx, b)
-	return err
+	b := &batch{namespace: m.namespace, stream: m.stream, members: []*request{{m: m}}}
+	if _, err := r.plan(ctx, b); err != nil {
+		return storageUnavailable(err, m.stream)
+	}
+	return nil
 }
 
 // batch is the mappings to one stream committed together, and their outcome.
@@ -189,8 +191,8 @@ func (r *REST) commitBatch(ctx context.Context, b *batch) {
 			cancel()
 		}
 		if err == nil || !apierrors.IsConflict(err) {
-			if err != nil && apierrors.IsRequestEntityTooLargeError(err) {
-				err = withDetails(err.(apierrors.APIStatus).(*apierrors.StatusError), b.stream)
+			if err != nil {
+				err = storageUnavailable(err, b.stream)
 			}
 			attemptsPerMapping.Observe(float64(attempt))
 			mappingsBatched.Observe(float64(len(b.members)))
