@@ -10,11 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	"github.com/image-apiserver/image-apiserver/test/integration/framework"
@@ -441,5 +443,44 @@ func TestMappingRawRegistryRequest(t *testing.T) {
 	var asJSON map[string]interface{}
 	if err := yaml.Unmarshal(doc, &asJSON); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMappingWithEtcdDown: with etcd stopped mid-flight, a mapping fails with a retryable
+// Status (never 201, never a hang); once etcd is back, neither its image nor its tag event
+// exists, and the same mapping then succeeds (decisions.md D6).
+func TestMappingWithEtcdDown(t *testing.T) {
+	etcd := framework.StartEtcd(t)
+	s := framework.StartServer(t, framework.Options{EtcdServers: etcd.URL})
+	c := s.ImageClient(framework.ContentTypes[0])
+	ctx := testContext(t)
+	if _, err := c.ImageV1().ImageStreams("down").Create(ctx, newStream("app"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	img := newImage(digestOf(9000))
+	etcd.Kill()
+	// A raw POST: client-go would honour Retry-After and retry by itself until etcd is back.
+	body, _ := json.Marshal(newMapping("app", "v1", img))
+	started := time.Now()
+	code, reply, header := rawRequest(t, s, "POST", "/apis/image.openshift.io/v1/namespaces/down/imagestreammappings", "application/json", body)
+	if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || !strings.Contains(string(reply), `"kind":"imagestreammappings"`) {
+		t.Errorf("etcd down: %d %s (Retry-After %q); want 503 with Retry-After and details", code, reply, header.Get("Retry-After"))
+	}
+	t.Logf("answered %d after %s", code, time.Since(started).Round(time.Millisecond))
+	etcd.Start(t)
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := c.ImageV1().ImageStreams("down").Get(ctx, "app", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatalf("server did not recover after etcd restarted: %v", err)
+	}
+	if _, err := c.ImageV1().Images().Get(ctx, img.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the failed mapping left its image: %v", err)
+	}
+	if h := history(t, c, "down", "app", "v1"); len(h) != 0 {
+		t.Errorf("the failed mapping left history %v", h)
+	}
+	if _, err := c.ImageV1().ImageStreamMappings("down").Create(ctx, newMapping("app", "v1", img), metav1.CreateOptions{}); err != nil {
+		t.Errorf("after recovery: %v", err)
 	}
 }

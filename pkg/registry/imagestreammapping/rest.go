@@ -33,6 +33,10 @@ const managedAnnotation = "openshift.io/image.managed"
 // transaction cancelled half-way might still commit, and the client would be told otherwise.
 const commitTimeout = 10 * time.Second
 
+// readTimeout bounds one storage read. etcd's client retries an unreachable cluster until its
+// context ends; the mapping should answer 503 within seconds rather than hang the registry.
+const readTimeout = 5 * time.Second
+
 // deadlineMargin is kept free at the end of the request's deadline, so the last attempt can
 // finish and the 429 still reaches the client before the apiserver's own timeout.
 const deadlineMargin = time.Second
@@ -223,7 +227,7 @@ func (r *REST) plan(ctx context.Context, b *batch) ([]txn.Op, error) {
 	first := b.members[0].m
 	ns, name := first.namespace, first.stream
 	stored := &imagev1.ImageStream{}
-	streamRev, err := r.cfg.Txn.Get(ctx, r.cfg.Streams, ns, name, stored)
+	streamRev, err := r.get(ctx, r.cfg.Streams, ns, name, stored)
 	if apierrors.IsNotFound(err) {
 		return nil, streamNotFound(name)
 	}
@@ -243,7 +247,7 @@ func (r *REST) plan(ctx context.Context, b *batch) ([]txn.Op, error) {
 		if !seen[m.image.Name] {
 			seen[m.image.Name] = true
 			current := &imagev1.Image{}
-			rev, err := r.cfg.Txn.Get(ctx, r.cfg.Images, "", m.image.Name, current)
+			rev, err := r.get(ctx, r.cfg.Images, "", m.image.Name, current)
 			switch {
 			case apierrors.IsNotFound(err):
 				// A new image: create it in the same transaction; rev 0 guards that nobody
@@ -278,6 +282,13 @@ func (r *REST) plan(ctx context.Context, b *batch) ([]txn.Op, error) {
 		ops[0].Obj = stream
 	}
 	return ops, nil
+}
+
+// get reads one object, bounded by readTimeout.
+func (r *REST) get(ctx context.Context, res *txn.Resource, namespace, name string, into runtime.Object) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	return r.cfg.Txn.Get(ctx, res, namespace, name, into)
 }
 
 // apply adds m's tag event to stream (spec §6 steps 6–8, §5.1, §5.2) and reports a change.

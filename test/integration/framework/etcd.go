@@ -18,9 +18,11 @@ import (
 // Etcd is a real etcd process built from go.etcd.io/etcd/server/v3 (`make tools`).
 type Etcd struct {
 	// URL is the client URL, for --etcd-servers.
-	URL string
-	cmd *exec.Cmd
-	log bytes.Buffer
+	URL  string
+	bin  string
+	args []string
+	cmd  *exec.Cmd
+	log  bytes.Buffer
 }
 
 // StartEtcd runs a throwaway etcd (no fsync) on free loopback ports until the test ends.
@@ -44,27 +46,43 @@ func StartEtcd(t testing.TB) *Etcd {
 	}
 	client := "http://127.0.0.1:" + strconv.Itoa(clientPort)
 	peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
-	e := &Etcd{URL: client}
-	e.cmd = exec.Command(bin, "--name", "test", "--data-dir", dir,
+	e := &Etcd{URL: client, bin: bin, args: []string{"--name", "test", "--data-dir", dir,
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "test="+peer, "--listen-metrics-urls", "",
-		"--log-level", "warn", "--unsafe-no-fsync")
-	e.cmd.Stdout, e.cmd.Stderr = &e.log, &e.log
-	if err := e.cmd.Start(); err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
+		"--initial-cluster", "test=" + peer, "--listen-metrics-urls", "",
+		"--log-level", "warn", "--unsafe-no-fsync"}}
+	e.Start(t)
 	t.Cleanup(func() {
-		_ = e.cmd.Process.Kill()
-		_ = e.cmd.Wait()
+		e.Kill()
 		if t.Failed() {
 			t.Logf("etcd log:\n%s", e.log.String())
 		}
 	})
+	return e
+}
+
+// Start (re)starts the process on the same data directory and ports and waits until it is
+// healthy.
+func (e *Etcd) Start(t testing.TB) {
+	t.Helper()
+	e.cmd = exec.Command(e.bin, e.args...)
+	e.cmd.Stdout, e.cmd.Stderr = &e.log, &e.log
+	if err := e.cmd.Start(); err != nil {
+		t.Fatalf("starting etcd: %v", err)
+	}
 	if err := e.waitHealthy(); err != nil {
 		t.Fatalf("etcd not healthy: %v\n%s", err, e.log.String())
 	}
-	return e
+}
+
+// Kill stops the process abruptly, as a crash would.
+func (e *Etcd) Kill() {
+	if e.cmd == nil {
+		return
+	}
+	_ = e.cmd.Process.Kill()
+	_ = e.cmd.Wait()
+	e.cmd = nil
 }
 
 func (e *Etcd) waitHealthy() error {
