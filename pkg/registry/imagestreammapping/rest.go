@@ -56,6 +56,8 @@ type Config struct {
 	MaxImageStreamBytes int
 	// MaxBatch caps how many queued mappings to one stream share a transaction.
 	MaxBatch int
+	// CachedStreams bounds how many streams' last committed state is kept (see streamCache).
+	CachedStreams int
 }
 
 // REST is the imagestreammappings storage: create only (spec §1).
@@ -63,6 +65,7 @@ type REST struct {
 	cfg      Config
 	strategy Strategy
 	batches  *batcher
+	streams  *streamCache
 }
 
 var _ rest.Creater = &REST{}
@@ -77,7 +80,10 @@ func NewREST(cfg Config) *REST {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 64
 	}
-	r := &REST{cfg: cfg, strategy: NewStrategy(cfg.Typer, cfg.Hostnames)}
+	if cfg.CachedStreams <= 0 {
+		cfg.CachedStreams = 10000
+	}
+	r := &REST{cfg: cfg, strategy: NewStrategy(cfg.Typer, cfg.Hostnames), streams: newStreamCache(cfg.CachedStreams)}
 	r.batches = newBatcher(cfg.MaxBatch, r.commitBatch)
 	return r
 }
@@ -170,7 +176,12 @@ func (r *REST) prepareImage(ctx context.Context, embedded *imagev1.Image) (*imag
 // dryRun reads what a commit would guard and runs every check a commit would, writing nothing.
 func (r *REST) dryRun(ctx context.Context, m *mapping) error {
 	b := &batch{namespace: m.namespace, stream: m.stream, members: []*request{{m: m}}}
-	if _, err := r.plan(ctx, b); err != nil {
+	// Read everything: a dry run must not rely on this server's view of the stream.
+	st := &planState{imageRevs: map[string]int64{}}
+	if err := r.readImages(ctx, b, st); err != nil {
+		return storageUnavailable(err, m.stream)
+	}
+	if _, err := r.plan(ctx, b, st); err != nil {
 		return storageUnavailable(err, m.stream)
 	}
 	return nil
@@ -182,19 +193,47 @@ type batch struct {
 	members           []*request
 }
 
-// commitBatch records every member of b in one transaction, re-reading and recomputing on
-// conflicts until it commits or the batch deadline leaves no time (decisions.md D6, D7).
+// planState is what a batch believes about storage between attempts: the stream as stored
+// and the revision to guard, and the revisions of images known to exist. Failed guards
+// update it from the fresh state etcd returns with the failure.
+type planState struct {
+	stream      *imagev1.ImageStream // nil with streamKnown: the stream does not exist
+	streamRev   int64
+	streamKnown bool
+	// imageRevs holds the revision of images known to exist (0: known not to exist). An image
+	// not listed is assumed new and created with a "must not exist" guard.
+	imageRevs map[string]int64
+}
+
+// commitBatch records every member of b in one transaction, recomputing from the fresh state
+// after every lost guard until it commits or the batch deadline leaves no time
+// (decisions.md D6, D7).
 func (r *REST) commitBatch(ctx context.Context, b *batch) {
 	logger := klog.FromContext(ctx)
 	deadline, _ := ctx.Deadline()
+	key := b.namespace + "/" + b.stream
+	st := &planState{imageRevs: map[string]int64{}}
+	if cached, rev, ok := r.streams.get(key); ok {
+		st.stream, st.streamRev, st.streamKnown = cached, rev, true
+	}
 	for attempt := 1; ; attempt++ {
-		ops, err := r.plan(ctx, b)
+		ops, err := r.plan(ctx, b, st)
 		if err == nil && ops != nil {
 			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-			_, err = r.cfg.Txn.Commit(commitCtx, ops...)
+			var rev int64
+			rev, err = r.cfg.Txn.Commit(commitCtx, ops...)
 			cancel()
+			if err == nil {
+				if committed, ok := ops[0].Obj.(*imagev1.ImageStream); ok {
+					r.streams.put(key, committed, rev)
+				}
+			}
 		}
-		if err == nil || !apierrors.IsConflict(err) {
+		var conflict *txn.ConflictError
+		if err == nil || !errors.As(err, &conflict) {
+			if apierrors.IsNotFound(err) {
+				r.streams.delete(key)
+			}
 			if err != nil {
 				err = storageUnavailable(err, b.stream)
 			}
@@ -203,67 +242,104 @@ func (r *REST) commitBatch(ctx context.Context, b *batch) {
 			b.finish(err)
 			return
 		}
+		r.learn(st, conflict)
 		logger.V(4).Info("Retrying mapping after a conflict", "imageStream", klog.KRef(b.namespace, b.stream), "attempt", attempt, "batch", len(b.members))
 		if time.Until(deadline) < deadlineMargin {
 			attemptsPerMapping.Observe(float64(attempt))
 			b.finish(tooManyRetries(b.namespace, b.stream, attempt))
 			return
 		}
-		// Another writer (another replica, a status update) won the race: back off a little,
-		// with jitter, so that replicas do not retry in lock step.
-		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		if attempt > 2 {
+			// Some other writer keeps winning (another replica, status updates): back off a
+			// little, with jitter, so that replicas do not retry in lock step.
+			backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
 		}
 	}
 }
 
-// plan reads the stream and the images, applies every member's tag event, and returns the
-// transaction that commits them, guarded by the revisions read. nil ops with a nil error mean
-// there is nothing to write (every member is already recorded). An error applies to the
+// learn updates st from the fresh state of the keys whose guard failed.
+func (r *REST) learn(st *planState, conflict *txn.ConflictError) {
+	for _, c := range conflict.Conflicts {
+		switch c.Op.Resource {
+		case r.cfg.Streams:
+			st.streamKnown, st.streamRev, st.stream = true, c.Revision, nil
+			if c.Object != nil {
+				st.stream = c.Object.(*imagev1.ImageStream)
+			}
+		case r.cfg.Images:
+			st.imageRevs[c.Op.Name] = c.Revision
+		}
+	}
+}
+
+// readImages reads the revision of every image of b, for a dry run that cannot learn from
+// failed guards.
+func (r *REST) readImages(ctx context.Context, b *batch, st *planState) error {
+	for _, req := range b.members {
+		rev, err := r.get(ctx, r.cfg.Images, "", req.m.image.Name, &imagev1.Image{})
+		switch {
+		case apierrors.IsNotFound(err):
+			st.imageRevs[req.m.image.Name] = 0
+		case err != nil:
+			return err
+		default:
+			st.imageRevs[req.m.image.Name] = rev
+		}
+	}
+	return nil
+}
+
+// plan applies every member's tag event to the stream st describes and returns the
+// transaction that commits them, guarded by the revisions in st. nil ops with a nil error
+// mean there is nothing to write (every member is already recorded). An error applies to the
 // whole batch.
-func (r *REST) plan(ctx context.Context, b *batch) ([]txn.Op, error) {
-	first := b.members[0].m
-	ns, name := first.namespace, first.stream
-	stored := &imagev1.ImageStream{}
-	streamRev, err := r.get(ctx, r.cfg.Streams, ns, name, stored)
-	if apierrors.IsNotFound(err) {
+func (r *REST) plan(ctx context.Context, b *batch, st *planState) ([]txn.Op, error) {
+	ns, name := b.namespace, b.stream
+	if !st.streamKnown {
+		stored := &imagev1.ImageStream{}
+		rev, err := r.get(ctx, r.cfg.Streams, ns, name, stored)
+		switch {
+		case apierrors.IsNotFound(err):
+			st.stream, st.streamRev = nil, 0
+		case err != nil:
+			return nil, err
+		default:
+			st.stream, st.streamRev = stored, rev
+		}
+		st.streamKnown = true
+	}
+	if st.stream == nil {
 		return nil, streamNotFound(name)
 	}
-	if err != nil {
-		return nil, err
-	}
+	stored := st.stream
 	stream := stored.DeepCopy()
 	// The reference rule of spec §6 step 6 reads the repository as clients see it.
 	imagestream.SetRepositories(stream, r.cfg.Hostnames)
 
-	ops := []txn.Op{{Resource: r.cfg.Streams, Namespace: ns, Name: name, Revision: streamRev}}
+	ops := []txn.Op{{Resource: r.cfg.Streams, Namespace: ns, Name: name, Revision: st.streamRev}}
 	seen := map[string]bool{}
 	changed, writesImage := false, false
 	for _, req := range b.members {
 		m := req.m
-		exists := false
+		exists := true // created or asserted by an earlier member of this batch
 		if !seen[m.image.Name] {
 			seen[m.image.Name] = true
-			current := &imagev1.Image{}
-			rev, err := r.get(ctx, r.cfg.Images, "", m.image.Name, current)
-			switch {
-			case apierrors.IsNotFound(err):
-				// A new image: create it in the same transaction; rev 0 guards that nobody
-				// else creates it first.
-				ops = append(ops, txn.Op{Resource: r.cfg.Images, Name: m.image.Name, Obj: m.image.DeepCopy()})
-				writesImage = true
-			case err != nil:
-				return nil, err
-			default:
+			if rev := st.imageRevs[m.image.Name]; rev != 0 {
 				// An existing image is never modified by a mapping (spec §6 step 5); the guard
 				// makes sure it is not deleted under the new tag.
 				ops = append(ops, txn.Op{Resource: r.cfg.Images, Name: m.image.Name, Revision: rev})
-				exists = true
+			} else {
+				// Assume a new image: create it in the same transaction. Revision 0 guards that
+				// it does not exist; if it does, the failed guard says so and the next attempt
+				// tags the existing image instead.
+				ops = append(ops, txn.Op{Resource: r.cfg.Images, Name: m.image.Name, Obj: m.image.DeepCopy()})
+				writesImage = true
+				exists = false
 			}
-		} else {
-			exists = true // created or asserted by an earlier member of this batch
 		}
 		if r.apply(stream, m, exists) {
 			changed = true

@@ -48,7 +48,7 @@ type fixture struct {
 }
 
 // newFixture wires the mapping REST exactly as the server does, on a real etcd.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	storage := registrytest.NewStorage(t)
 	images, err := imageregistry.NewREST(apiserver.Scheme, storage)
@@ -124,7 +124,7 @@ func (f *fixture) imageExists(t *testing.T, n int) bool {
 }
 
 // relabel is a concurrent writer that changes the stream but not its tags.
-func (f *fixture) relabel(t *testing.T, value string) {
+func (f *fixture) relabel(t testing.TB, value string) {
 	obj, err := f.streams.Get(nsContext(), "app", &metav1.GetOptions{})
 	if err != nil {
 		t.Error(err)
@@ -256,4 +256,17 @@ func TestConcurrentMappingsCoalesce(t *testing.T) {
 		t.Errorf("%d transactions for %d mappings: nothing was coalesced", c, n)
 	}
 	t.Logf("%d mappings in %d transactions", n, f.txn.commits.Load())
+}
+
+// BenchmarkCreate measures one mapping through the REST layer on a real etcd, without HTTP:
+// the server's own share of a mapping's cost.
+func BenchmarkCreate(b *testing.B) {
+	f := newFixture(b)
+	ctx := nsContext()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := f.create(ctx, mappingOf(fmt.Sprintf("t%d", i%8), 1_000_000+i)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -1,0 +1,273 @@
+// Package bench measures ImageStreamMapping throughput against a raw etcd baseline measured in
+// the same run on the same etcd (issue 3). Run it with `make bench`.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/image-apiserver/image-apiserver/test/integration/framework"
+)
+
+// concurrencies can be narrowed with BENCH_CONCURRENCY=16 (comma-separated) while profiling.
+var concurrencies = func() []int {
+	v := os.Getenv("BENCH_CONCURRENCY")
+	if v == "" {
+		return []int{1, 16, 64}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		var c int
+		if _, err := fmt.Sscan(f, &c); err == nil && c > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}()
+
+// requestsAt is how many mappings each measurement sends: enough for a stable rate, few
+// enough that a hot stream's history stays far below --max-imagestream-bytes.
+func requestsAt(c int) int {
+	if c == 1 {
+		return 600
+	}
+	return 2400
+}
+
+type result struct {
+	ok, failed int64
+	elapsed    time.Duration
+	errSample  string
+}
+
+func (r result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+// run calls op total times from c goroutines and measures the rate of successes.
+func run(c, total int, op func(worker, i int) error) result {
+	var next, ok, failed atomic.Int64
+	var sample atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total {
+					return
+				}
+				if err := op(w, i); err != nil {
+					failed.Add(1)
+					sample.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				ok.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	r := result{ok: ok.Load(), failed: failed.Load(), elapsed: time.Since(start)}
+	if s, _ := sample.Load().(string); s != "" {
+		r.errSample = s
+	}
+	return r
+}
+
+var imageSeq atomic.Int64
+
+func nextImage(ns string) imagev1.Image {
+	n := imageSeq.Add(1)
+	digest := fmt.Sprintf("sha256:%064x", n)
+	return imagev1.Image{
+		ObjectMeta:           metav1.ObjectMeta{Name: digest, Annotations: map[string]string{"openshift.io/image.managed": "true"}},
+		DockerImageReference: "registry.test:5000/" + ns + "/app@" + digest,
+		DockerImageLayers:    []imagev1.ImageLayer{{Name: fmt.Sprintf("sha256:%064x", n+1<<40), LayerSize: 1234567, MediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip"}},
+	}
+}
+
+// BenchmarkMappingThroughput prints mapping creates per second beside raw two-key etcd
+// transactions of the same value sizes, and the ratio ours/raw.
+func BenchmarkMappingThroughput(b *testing.B) {
+	etcd := framework.StartEtcd(b)
+	server := framework.StartServer(b, framework.Options{EtcdServers: etcd.URL})
+	if out := os.Getenv("BENCH_CPU_PROFILE"); out != "" {
+		stop := profileServer(b, server, out)
+		defer stop()
+	}
+	cfg := server.RESTConfig()
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling: measure the server
+	client, err := imageclient.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	mapping := func(ns, stream, tag string) error {
+		img := nextImage(ns)
+		_, err := client.ImageV1().ImageStreamMappings(ns).Create(ctx, &imagev1.ImageStreamMapping{
+			ObjectMeta: metav1.ObjectMeta{Name: stream}, Tag: tag, Image: img,
+		}, metav1.CreateOptions{})
+		return err
+	}
+	createStream := func(ns, name string) {
+		if _, err := client.ImageV1().ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	type row struct {
+		scenario string
+		c        int
+		ours     result
+	}
+	var rows []row
+	for _, c := range concurrencies {
+		// Distinct streams: every worker pushes to a stream of its own.
+		ns := fmt.Sprintf("distinct-%d", c)
+		for w := 0; w < c; w++ {
+			createStream(ns, fmt.Sprintf("s%d", w))
+		}
+		r := run(c, requestsAt(c), func(w, i int) error { return mapping(ns, fmt.Sprintf("s%d", w), fmt.Sprintf("t%d", i%8)) })
+		rows = append(rows, row{"distinct streams", c, r})
+
+		// One hot stream: every worker pushes to the same stream.
+		hot := fmt.Sprintf("hot-%d", c)
+		createStream(hot, "hot")
+		r = run(c, requestsAt(c), func(w, i int) error { return mapping(hot, "hot", fmt.Sprintf("t%d", i%8)) })
+		rows = append(rows, row{"one hot stream", c, r})
+	}
+
+	// The raw baseline: the two-key transaction a mapping commits, straight to the same etcd,
+	// with the value sizes our server stored for a distinct stream and an image.
+	cli, err := etcd.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+	streamSize := valueSize(b, cli, fmt.Sprintf("/registry/image.openshift.io/imagestreams/distinct-%d/s0", concurrencies[len(concurrencies)-1]))
+	imageSize := valueSize(b, cli, "/registry/image.openshift.io/images/"+fmt.Sprintf("sha256:%064x", 1))
+	raw := map[int]result{}
+	for _, c := range concurrencies {
+		raw[c] = rawTxn(ctx, cli, c, requestsAt(c), streamSize, imageSize)
+	}
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\nImageStreamMapping throughput (stream value %d B, image value %d B, etcd 3.7.3 process, fsync on)\n", streamSize, imageSize)
+	fmt.Fprintln(w, "scenario\tconcurrency\trequests\tfailed\tmappings/s\traw txn/s\tours/raw\thot/distinct\t")
+	distinct := map[int]float64{}
+	for _, r := range rows {
+		hotRatio := ""
+		if r.scenario == "distinct streams" {
+			distinct[r.c] = r.ours.rate()
+		} else {
+			hotRatio = fmt.Sprintf("%.2f", r.ours.rate()/distinct[r.c])
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f\t%.0f\t%.2f\t%s\t\n", r.scenario, r.c, r.ours.ok+r.ours.failed, r.ours.failed,
+			r.ours.rate(), raw[r.c].rate(), r.ours.rate()/raw[r.c].rate(), hotRatio)
+		if r.ours.errSample != "" {
+			fmt.Fprintf(w, "  first error: %s\t\t\t\t\t\t\t\t\n", strings.TrimSpace(r.ours.errSample))
+		}
+	}
+	w.Flush()
+	if os.Getenv("BENCH_SERVER_METRICS") != "" {
+		dumpLatencyMetrics(b, server)
+	}
+	for _, r := range rows {
+		b.ReportMetric(r.ours.rate(), fmt.Sprintf("%s-c%d-mappings/s", strings.ReplaceAll(r.scenario, " ", "-"), r.c))
+	}
+}
+
+func valueSize(b *testing.B, cli *clientv3.Client, key string) int {
+	resp, err := cli.Get(context.Background(), key)
+	if err != nil || len(resp.Kvs) != 1 {
+		b.Fatalf("reading %s: %v", key, err)
+	}
+	return len(resp.Kvs[0].Value)
+}
+
+// rawTxn issues `if ModRevision(stream)==rev then put(stream), put(new image)` like a mapping's
+// commit, each worker on its own stream key.
+func rawTxn(ctx context.Context, cli *clientv3.Client, c, total, streamSize, imageSize int) result {
+	streamValue, imageValue := strings.Repeat("s", streamSize), strings.Repeat("i", imageSize)
+	revs := make([]int64, c)
+	var seq atomic.Int64
+	return run(c, total, func(w, i int) error {
+		key := fmt.Sprintf(os.Getenv("BENCH_RAW_PREFIX")+"/bench/raw-%d/stream-%d", c, w)
+		resp, err := cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", revs[w])).
+			Then(clientv3.OpPut(key, streamValue), clientv3.OpPut(fmt.Sprintf(os.Getenv("BENCH_RAW_PREFIX")+"/bench/raw-%d/image-%d", c, seq.Add(1)), imageValue)).
+			Commit()
+		if err != nil {
+			return err
+		}
+		if !resp.Succeeded {
+			return fmt.Errorf("raw transaction lost its guard")
+		}
+		revs[w] = resp.Header.Revision
+		return nil
+	})
+}
+
+// profileServer collects a CPU profile of the server while the benchmark runs, for
+// BENCH_CPU_PROFILE=file (read it with go tool pprof).
+func profileServer(b *testing.B, s *framework.Server, out string) func() {
+	cfg := s.RESTConfig()
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := httpClient.Get(s.URL + "/debug/pprof/profile?seconds=20")
+		if err != nil {
+			b.Log(err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(out)
+		if err != nil {
+			b.Log(err)
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return func() { <-done }
+}
+
+// dumpLatencyMetrics prints the server's request and etcd latency sums, for BENCH_SERVER_METRICS=1.
+func dumpLatencyMetrics(b *testing.B, s *framework.Server) {
+	httpClient, err := rest.HTTPClientFor(s.RESTConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := httpClient.Get(s.URL + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(data), "\n") {
+		if (strings.HasPrefix(line, "apiserver_request_duration_seconds_sum") && strings.Contains(line, "imagestreammappings")) ||
+			(strings.HasPrefix(line, "apiserver_request_duration_seconds_count") && strings.Contains(line, "imagestreammappings")) ||
+			strings.HasPrefix(line, "etcd_request_duration_seconds_sum") || strings.HasPrefix(line, "etcd_request_duration_seconds_count") ||
+			(strings.HasPrefix(line, "openshift_image_apiserver") && !strings.Contains(line, "bucket")) {
+			fmt.Println(line)
+		}
+	}
+}
