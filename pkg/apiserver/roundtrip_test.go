@@ -75,7 +75,7 @@ func TestRoundTripExternalKinds(t *testing.T) {
 	filler := apifuzzer.FuzzerFor(apifuzzer.MergeFuzzerFuncs(metafuzzer.Funcs, imagefuzzer.Funcs), rand.NewSource(seed), codecs)
 
 	ours := map[string]bool{
-		reflect.TypeFor[imagev1.Image]().PkgPath():           true,
+		reflect.TypeFor[imagev1.Image]().PkgPath():            true,
 		reflect.TypeFor[docker10.DockerImage]().PkgPath():     true,
 		reflect.TypeFor[dockerpre012.DockerImage]().PkgPath(): true,
 	}

@@ -66,6 +66,7 @@ type REST struct {
 	strategy Strategy
 	batches  *batcher
 	streams  *streamCache
+	group    *groupCommitter
 }
 
 var _ rest.Creater = &REST{}
@@ -83,7 +84,13 @@ func NewREST(cfg Config) *REST {
 	if cfg.CachedStreams <= 0 {
 		cfg.CachedStreams = 10000
 	}
-	r := &REST{cfg: cfg, strategy: NewStrategy(cfg.Typer, cfg.Hostnames), streams: newStreamCache(cfg.CachedStreams)}
+	r := &REST{
+		cfg:      cfg,
+		strategy: NewStrategy(cfg.Typer, cfg.Hostnames),
+		streams:  newStreamCache(cfg.CachedStreams),
+		// A group stays well under etcd's 1.5 MiB request limit.
+		group: newGroupCommitter(cfg.Txn, 2, 1<<20),
+	}
 	r.batches = newBatcher(cfg.MaxBatch, r.commitBatch)
 	return r
 }
@@ -219,10 +226,8 @@ func (r *REST) commitBatch(ctx context.Context, b *batch) {
 	for attempt := 1; ; attempt++ {
 		ops, err := r.plan(ctx, b, st)
 		if err == nil && ops != nil {
-			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 			var rev int64
-			rev, err = r.cfg.Txn.Commit(commitCtx, ops...)
-			cancel()
+			rev, err = r.group.commit(ops)
 			if err == nil {
 				if committed, ok := ops[0].Obj.(*imagev1.ImageStream); ok {
 					r.streams.put(key, committed, rev)

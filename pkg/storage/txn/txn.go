@@ -36,7 +36,8 @@ type Op struct {
 	Namespace, Name string
 	// Obj is the new object, written as the Store would write it. Nil only asserts Revision.
 	// Its name and namespace must match Name and Namespace. On success its resourceVersion
-	// is set to the commit revision; on failure it is left as given.
+	// is set to the commit revision; on failure it is left as given (but for a cleared
+	// selfLink, as the etcd3 store does).
 	Obj runtime.Object
 	// Revision is the ModRevision the key must have: the rev returned by Get (equal to the
 	// object's resourceVersion) or 0 for "must not exist".
@@ -108,7 +109,7 @@ func NewConflictError(conflicts []Conflict) *ConflictError {
 		reason = genericregistry.OptimisticLockErrorMsg
 	}
 	if n := len(conflicts) - 1; n > 0 {
-		reason += fmt.Sprintf(" (and %d more conflicting objects in the same transaction)", n)
+		reason += fmt.Sprintf(" (%d more object(s) of the same transaction changed too)", n)
 	}
 	return &ConflictError{
 		StatusError: apierrors.NewConflict(first.Op.Resource.GroupResource(), first.Op.Name, errors.New(reason)),
@@ -119,7 +120,9 @@ func NewConflictError(conflicts []Conflict) *ConflictError {
 // PreparedOp is an Op with its full key and, for writes, the value as it goes to etcd.
 type PreparedOp struct {
 	Op
-	Key   string
+	// Key is the full etcd key (Resource.Key).
+	Key string
+	// Value is Resource.Encode of Obj; nil for assert-only ops.
 	Value []byte
 }
 

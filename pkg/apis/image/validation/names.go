@@ -6,6 +6,7 @@ package validation
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -56,7 +57,14 @@ func validateStreamNameSyntax(name string, prefix bool) []string {
 	if reasons := pathSegmentReasons(name, prefix); len(reasons) != 0 {
 		return reasons
 	}
-	if !streamNameRegexp.MatchString(name) {
+	candidate := name
+	if prefix && name != "" && strings.ContainsRune("._-", rune(name[len(name)-1])) {
+		// A generateName such as "app-" is followed by a generated alphanumeric
+		// suffix, so it may end in one separator (as apimachinery's prefix
+		// checks allow a trailing dash); the generated name is validated too.
+		candidate += "a"
+	}
+	if !streamNameRegexp.MatchString(candidate) {
 		return []string{fmt.Sprintf("must match %q", StreamNamePattern)}
 	}
 	return nil
