@@ -54,6 +54,9 @@ test-integration: build tools ## Integration tests: the real binary over HTTPS, 
 
 test: verify unit test-integration ## Everything CI runs.
 
+bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
+	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/
+
 update: ## Regenerate generated code.
 	hack/update-codegen.sh
 

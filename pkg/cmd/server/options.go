@@ -194,8 +194,14 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		if err := o.applyStandalone(cfg, adminToken); err != nil {
 			return nil, err
 		}
-	} else if err := o.Recommended.ApplyTo(cfg); err != nil {
-		return nil, err
+	} else {
+		if err := o.Recommended.ApplyTo(cfg); err != nil {
+			return nil, err
+		}
+		if cfg.Authentication.Authenticator != nil && o.Recommended.Authorization != nil {
+			// Requests that bypass the aggregator are 401, not served as system:anonymous.
+			cfg.Authentication.Authenticator = anonymousOnlyOn(cfg.Authentication.Authenticator, o.Recommended.Authorization.AlwaysAllowPaths)
+		}
 	}
 	return &apiserver.Config{
 		GenericConfig: cfg,

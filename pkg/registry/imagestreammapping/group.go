@@ -143,3 +143,4 @@ func opsSize(ops []txn.Op) int {
 	}
 	return size
 }
+
