@@ -143,4 +143,3 @@ func opsSize(ops []txn.Op) int {
 	}
 	return size
 }
-
