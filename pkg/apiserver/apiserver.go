@@ -80,6 +80,8 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	if err != nil {
 		return nil, err
 	}
+	streams.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
+	streamStatus.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	mappings, err := c.mappingStorage(server, images, streams)
 	if err != nil {
 		return nil, err

@@ -407,6 +407,31 @@ func TestMappingSizeGuard(t *testing.T) {
 			t.Error("the refused mapping wrote its tag event")
 		}
 	}
+	// decisions.md D8 covers updates too: the main and the status endpoints.
+	is, err := c.ImageV1().ImageStreams("size").Get(ctx, "big", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := is.DeepCopy()
+	for i := 0; i < 100; i++ {
+		grown.Spec.Tags = append(grown.Spec.Tags, imagev1.TagReference{Name: fmt.Sprintf("extra%d", i), From: newStream("x", "v").Spec.Tags[0].From})
+	}
+	_, err = c.ImageV1().ImageStreams("size").Update(ctx, grown, metav1.UpdateOptions{})
+	if se := statusError(t, err); se.ErrStatus.Code != http.StatusRequestEntityTooLarge || !strings.Contains(se.ErrStatus.Message, "prune") {
+		t.Errorf("D8 on update: %+v", se.ErrStatus)
+	}
+	grown = is.DeepCopy()
+	grown.Status.Tags = append(grown.Status.Tags, imagev1.NamedTagEventList{Tag: "bulk", Items: make([]imagev1.TagEvent, 60)})
+	for i := range grown.Status.Tags[len(grown.Status.Tags)-1].Items {
+		grown.Status.Tags[len(grown.Status.Tags)-1].Items[i] = imagev1.TagEvent{Created: metav1.Now(), DockerImageReference: "registry.test:5000/size/big@" + digestOf(7000+i), Image: digestOf(7000 + i)}
+	}
+	_, err = c.ImageV1().ImageStreams("size").UpdateStatus(ctx, grown, metav1.UpdateOptions{})
+	if se := statusError(t, err); se.ErrStatus.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("D8 on status update: %+v", se.ErrStatus)
+	}
+	if after, err := c.ImageV1().ImageStreams("size").Get(ctx, "big", metav1.GetOptions{}); err != nil || after.ResourceVersion != is.ResourceVersion {
+		t.Errorf("refused updates changed the stream: %v", err)
+	}
 	if code, body, _ := rawRequestAccept(t, s, "/metrics", "text/plain"); code != 200 ||
 		!strings.Contains(string(body), `openshift_image_apiserver_imagestreammappings_total{code="413"}`) ||
 		!strings.Contains(string(body), "openshift_image_apiserver_imagestreammapping_transaction_attempts_bucket") {

@@ -15,6 +15,30 @@ import (
 // REST is the imagestreams storage.
 type REST struct {
 	*genericregistry.Store
+	maxBytes int
+}
+
+// SetMaxBytes makes creates and updates of streams larger than n bytes fail with 413
+// (decisions.md D8); 0 disables the check.
+func (r *REST) SetMaxBytes(n int) { r.maxBytes = n }
+
+// Create refuses streams over the size limit, then creates.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	if stream, ok := obj.(*imagev1.ImageStream); ok && r.maxBytes > 0 {
+		// Client status is discarded on create (spec §4.3); only the rest counts.
+		estimate := stream.DeepCopy()
+		estimate.Status = imagev1.ImageStreamStatus{}
+		if size := estimate.Size(); size > r.maxBytes {
+			return nil, TooLarge("imagestreams", stream.Namespace, stream.Name, size, r.maxBytes)
+		}
+	}
+	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// Update refuses updates that would make the stream larger than the limit.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	objInfo = sizeLimitedInfo{UpdatedObjectInfo: objInfo, limit: r.maxBytes, keepOldStatus: true, resource: "imagestreams"}
+	return r.Store.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
 }
 
 var _ rest.ShortNamesProvider = &REST{}
@@ -28,8 +52,12 @@ func (r *REST) Categories() []string { return []string{"all"} }
 
 // StatusREST is the imagestreams/status storage: the same store with the status strategy.
 type StatusREST struct {
-	store *genericregistry.Store
+	store    *genericregistry.Store
+	maxBytes int
 }
+
+// SetMaxBytes makes status updates that grow a stream past n bytes fail with 413 (D8).
+func (r *StatusREST) SetMaxBytes(n int) { r.maxBytes = n }
 
 // NewREST returns the main and status storage of imagestreams.
 func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter, hostnames RegistryHostnames) (*REST, *StatusREST, error) {
@@ -91,6 +119,7 @@ func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOp
 // Update writes only the status of a stream.
 func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	// Status never creates a stream.
+	objInfo = sizeLimitedInfo{UpdatedObjectInfo: objInfo, limit: r.maxBytes, resource: "imagestreams"}
 	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
 }
 

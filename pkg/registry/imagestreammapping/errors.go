@@ -8,6 +8,8 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 )
 
 // resource is what errors are named after: the requested resource, not the stream or image
@@ -43,17 +45,9 @@ func tooManyRetries(ns, stream string, attempts int) error {
 	return withDetails(err, stream)
 }
 
-// streamTooLarge is D8's answer: a 413 naming the stream, its size, the limit and the remedy,
-// instead of etcd's opaque "request is too large".
+// streamTooLarge is D8's answer for a mapping: the stream's 413, named after the mapping.
 func streamTooLarge(ns, stream string, size, limit int) error {
-	return withDetails(&apierrors.StatusError{ErrStatus: metav1.Status{
-		Status: metav1.StatusFailure,
-		Code:   http.StatusRequestEntityTooLarge,
-		Reason: metav1.StatusReasonRequestEntityTooLarge,
-		Message: fmt.Sprintf("image stream %s/%s would be %d bytes with this mapping, over the %d-byte limit (--max-imagestream-bytes); "+
-			"prune its tag history (for example `oc adm prune images --keep-tag-revisions=5`) or delete unused tags, then push again",
-			ns, stream, size, limit),
-	}}, stream)
+	return imagestream.TooLarge(resource.Resource, ns, stream, size, limit)
 }
 
 // success is the 201 reply: Status Success as OpenShift sends, with D12's details and message.
