@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +297,15 @@ func TestRestartKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// decisions.md D10: generated secrets are readable by the server's user only.
+	for _, f := range []string{"admin-token", "kubeconfig", "certs/image-apiserver.key", "certs/image-apiserver.crt"} {
+		fi, err := os.Stat(filepath.Join(s.DataDir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
 	kubeconfigBefore := s.RESTConfig().BearerToken
 	if err := s.Stop(); err != nil {
 		t.Fatalf("SIGTERM: server exited with %v, want exit 0", err)
@@ -372,5 +383,8 @@ func TestAuthentication(t *testing.T) {
 	}
 	if code, body, _ := rawRequestAccept(t, s, "/metrics", "text/plain"); code != 200 || !strings.Contains(string(body), "apiserver_request_total") {
 		t.Errorf("admin /metrics: %d", code)
+	}
+	if code, body, _ := rawRequestAccept(t, s, "/readyz?verbose", "text/plain"); code != 200 || !strings.Contains(string(body), "[+]etcd ok") {
+		t.Errorf("/readyz?verbose: %d %s, want an etcd check", code, body)
 	}
 }

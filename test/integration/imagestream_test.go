@@ -116,6 +116,22 @@ func TestImageStreamCRUD(t *testing.T) {
 		if _, err := streams.Get(ctx, "app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("get after delete: %v, want 404", err)
 		}
+
+		// deletecollection removes what the selector matches and nothing else.
+		for _, name := range []string{"keep", "drop1", "drop2"} {
+			st := newStream(name)
+			st.Labels = map[string]string{"drop": fmt.Sprint(strings.HasPrefix(name, "drop"))}
+			if _, err := streams.Create(ctx, st, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := streams.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "drop=true"}); err != nil {
+			t.Fatalf("deletecollection: %v", err)
+		}
+		left, err := streams.List(ctx, metav1.ListOptions{})
+		if err != nil || len(left.Items) != 1 || left.Items[0].Name != "keep" {
+			t.Errorf("after deletecollection: %+v (%v), want only keep", left, err)
+		}
 	})
 }
 
