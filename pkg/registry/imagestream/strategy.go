@@ -27,6 +27,7 @@ type Strategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
 	hostnames RegistryHostnames
+	lookup    *lookupHolder
 }
 
 var _ rest.RESTCreateUpdateStrategy = Strategy{}
@@ -34,8 +35,11 @@ var _ rest.ResetFieldsStrategy = Strategy{}
 
 // NewStrategy returns the main ImageStream strategy.
 func NewStrategy(typer runtime.ObjectTyper, hostnames RegistryHostnames) Strategy {
-	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, hostnames: hostnames}
+	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, hostnames: hostnames, lookup: &lookupHolder{}}
 }
+
+// SetLookup lets spec tags follow other streams of their namespace (spec §4.5).
+func (s Strategy) SetLookup(lookup StreamLookup) { s.lookup.get = lookup }
 
 // NamespaceScoped is true: image streams live in a namespace.
 func (Strategy) NamespaceScoped() bool { return true }
@@ -63,7 +67,7 @@ func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	for i := range stream.Spec.Tags {
 		stream.Spec.Tags[i].Generation = ptrTo(int64(1))
 	}
-	resolveSpecTags(stream, nil)
+	resolveSpecTags(ctx, stream, nil, s.lookup.get, s.hostnames)
 }
 
 // PrepareForUpdate keeps the stored status and generation, protects spec-tag generations, bumps
@@ -96,7 +100,7 @@ func (s Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 			changed[tag.Name] = true
 		}
 	}
-	resolveSpecTags(stream, changed)
+	resolveSpecTags(ctx, stream, changed, s.lookup.get, s.hostnames)
 }
 
 // Validate checks a new stream (spec §4.2, decisions.md D3, D4).
