@@ -7,7 +7,8 @@ BIN        := $(OUTPUT)/bin
 DATA_DIR   ?= $(OUTPUT)/data
 KUBECONFIG_OUT ?= $(OUTPUT)/kubeconfig
 PORT       ?= 8443
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+# Must be semantic (vX.Y.Z...): component-base's metrics registry refuses anything else.
+VERSION    ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.1.0-dev+$$(git rev-parse --short HEAD 2>/dev/null || echo unknown))
 LDFLAGS    := -X k8s.io/component-base/version.gitVersion=$(VERSION) \
               -X k8s.io/component-base/version.gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
               -X k8s.io/component-base/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	cliflag "k8s.io/component-base/cli/flag"
+	"k8s.io/component-base/version/verflag"
 	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
@@ -38,6 +39,7 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 			return compatibility.DefaultComponentGlobalsRegistry.Set()
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			verflag.PrintAndExitIfRequested()
 			if len(args) != 0 {
 				return fmt.Errorf("unexpected arguments %q: image-apiserver takes only flags", args)
 			}
@@ -52,6 +54,7 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 	}
 	cmd.SetContext(ctx)
 	fss := o.Flags()
+	verflag.AddFlags(fss.FlagSet("global"))
 	for _, fs := range fss.FlagSets {
 		cmd.Flags().AddFlagSet(fs)
 	}
