@@ -7,17 +7,19 @@ BIN        := $(OUTPUT)/bin
 DATA_DIR   ?= $(OUTPUT)/data
 KUBECONFIG_OUT ?= $(OUTPUT)/kubeconfig
 PORT       ?= 8443
-# Must be semantic (vX.Y.Z...): component-base's metrics registry refuses anything else.
 VERSION    ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.1.0-dev+$$(git rev-parse --short HEAD 2>/dev/null || echo unknown))
-LDFLAGS    := -X k8s.io/component-base/version.gitVersion=$(VERSION) \
-              -X k8s.io/component-base/version.gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
-              -X k8s.io/component-base/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# Our own version package: k8s.io/component-base/version is the Kubernetes version the generic
+# apiserver emulates, and must stay as built.
+VERSION_PKG := github.com/image-apiserver/image-apiserver/pkg/version
+LDFLAGS    := -X $(VERSION_PKG).gitVersion=$(VERSION) \
+              -X $(VERSION_PKG).gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+              -X $(VERSION_PKG).buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 GO_TEST_FLAGS ?=
 
 export IMAGE_APISERVER_BIN := $(abspath $(BIN)/image-apiserver)
 export REAL_BINARIES_DIR   := $(abspath $(BIN))
 
-.PHONY: all build run test verify unit test-integration tools update bench e2e clean
+.PHONY: all build run test verify unit test-integration tools update bench e2e image clean
 
 all: build
 
@@ -51,12 +53,23 @@ unit: ## Unit tests (packages under pkg/ and cmd/).
 	go test $(GO_TEST_FLAGS) ./cmd/... ./pkg/...
 
 test-integration: build tools ## Integration tests: the real binary over HTTPS, real etcd, real kubectl.
-	go test $(GO_TEST_FLAGS) -timeout 20m ./test/integration/...
+	# -count=1: the tests run binaries, which the test cache does not see change.
+	go test $(GO_TEST_FLAGS) -count=1 -timeout 20m ./test/integration/...
 
-test: verify unit test-integration ## Everything CI runs.
+e2e: build tools ## End-to-end: the binary aggregated behind a real kube-apiserver (test/e2e), driven with the real kubectl.
+	go vet -tags e2e ./test/e2e/
+	# -count=1: the tests run binaries, which the test cache does not see change.
+	go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 15m ./test/e2e/...
+
+test: verify unit test-integration e2e ## Everything CI runs.
 
 bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
 	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/
+
+IMAGE ?= ghcr.io/image-apiserver/image-apiserver:latest
+CONTAINER_TOOL ?= docker
+image: ## Build the container image (Dockerfile) with docker or podman: make image IMAGE=registry.example.com/image-apiserver:v0.1.0
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
 
 update: ## Regenerate generated code.
 	hack/update-codegen.sh

@@ -11,18 +11,21 @@ import (
 	"strings"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	utilversion "k8s.io/apimachinery/pkg/util/version"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
-	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	cliflag "k8s.io/component-base/cli/flag"
+	basecompatibility "k8s.io/component-base/compatibility"
 	logsapi "k8s.io/component-base/logs/api/v1"
-	"k8s.io/component-base/version"
+	kubeversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
+	"github.com/image-apiserver/image-apiserver/pkg/version"
 )
 
 // etcdPrefix is the key prefix; the storage factory appends <group>/<resource>, giving
@@ -31,6 +34,9 @@ const etcdPrefix = "/registry"
 
 // Options are all the flags of image-apiserver.
 type Options struct {
+	// Components holds the effective version (--emulated-version) and the feature gates
+	// (--feature-gates) of the Kubernetes libraries; see newComponentGlobals.
+	Components  basecompatibility.ComponentGlobalsRegistry
 	Recommended *genericoptions.RecommendedOptions
 	ServerRun   *genericoptions.ServerRunOptions
 	Logs        *logsapi.LoggingConfiguration
@@ -56,9 +62,14 @@ func NewOptions() (*Options, error) {
 	if err != nil {
 		return nil, err
 	}
+	components, err := newComponentGlobals()
+	if err != nil {
+		return nil, err
+	}
 	o := &Options{
+		Components:          components,
 		Recommended:         genericoptions.NewRecommendedOptions(etcdPrefix, codec),
-		ServerRun:           genericoptions.NewServerRunOptions(),
+		ServerRun:           genericoptions.NewServerRunOptionsForComponent(basecompatibility.DefaultKubeComponent, components),
 		Logs:                logsapi.NewLoggingConfiguration(),
 		DataDir:             "image-apiserver.local.data",
 		EmbeddedEtcdTimeout: durationFlag(defaultEmbeddedEtcdTimeout),
@@ -87,8 +98,24 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Recommended.AddFlags(fss.FlagSet("generic"))
 	o.ServerRun.AddUniversalFlags(fss.FlagSet("server run"))
 	logsapi.AddFlags(o.Logs, fss.FlagSet("logging"))
-	compatibility.DefaultComponentGlobalsRegistry.AddFlags(fss.FlagSet("features"))
+	o.Components.AddFlags(fss.FlagSet("features"))
 	return fss
+}
+
+// newComponentGlobals registers the Kubernetes component at the version of the k8s.io
+// libraries this server is built with. The generic registry
+// (k8s.io/apiserver/pkg/util/compatibility) derives it from component-base's gitVersion, which
+// our builds stamp with our own version (v0.x): the server would then refuse to start because
+// the emulation version 0.x is below the oldest one the libraries support (1.31).
+func newComponentGlobals() (basecompatibility.ComponentGlobalsRegistry, error) {
+	binary := utilversion.MustParse(kubeversion.DefaultKubeBinaryVersion)
+	floor := binary.SubtractMinor(3) // the N-3 emulation range of kube-apiserver
+	r := basecompatibility.NewComponentGlobalsRegistry()
+	if err := r.Register(basecompatibility.DefaultKubeComponent,
+		basecompatibility.NewEffectiveVersion(binary, false, floor, floor), utilfeature.DefaultMutableFeatureGate); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Complete fills in defaults that depend on other flags. bindAddressSet and certDirSet say
@@ -241,5 +268,5 @@ func (o *Options) applyStandalone(cfg *genericapiserver.RecommendedConfig, admin
 
 // configureOpenAPI sets our OpenAPI definitions, versioned like the binary.
 func configureOpenAPI(cfg *genericapiserver.RecommendedConfig) {
-	apiserver.ConfigureOpenAPI(cfg, version.Get().GitVersion)
+	apiserver.ConfigureOpenAPI(cfg, version.Version())
 }

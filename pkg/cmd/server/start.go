@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apiserver/pkg/util/compatibility"
 	cliflag "k8s.io/component-base/cli/flag"
-	"k8s.io/component-base/version/verflag"
 	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
+	"github.com/image-apiserver/image-apiserver/pkg/version"
 )
 
 const defaultEmbeddedEtcdTimeout = 60 * time.Second
@@ -26,6 +25,7 @@ func NewCommand(ctx context.Context) (*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
+	var printVersion bool
 	cmd := &cobra.Command{
 		Use:   "image-apiserver",
 		Short: "Serve the OpenShift image.openshift.io/v1 API (ImageStream, Image, ImageStreamMapping) from etcd",
@@ -36,10 +36,13 @@ under --data-dir, generates its TLS certificate and an admin token, and writes a
 Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 		SilenceUsage: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
-			return compatibility.DefaultComponentGlobalsRegistry.Set()
+			return o.Components.Set()
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			verflag.PrintAndExitIfRequested()
+			if printVersion {
+				fmt.Fprintln(c.OutOrStdout(), version.String())
+				return nil
+			}
 			if len(args) != 0 {
 				return fmt.Errorf("unexpected arguments %q: image-apiserver takes only flags", args)
 			}
@@ -54,7 +57,7 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 	}
 	cmd.SetContext(ctx)
 	fss := o.Flags()
-	verflag.AddFlags(fss.FlagSet("global"))
+	fss.FlagSet("global").BoolVar(&printVersion, "version", false, "Print the version and exit.")
 	for _, fs := range fss.FlagSets {
 		cmd.Flags().AddFlagSet(fs)
 	}
