@@ -1,16 +1,13 @@
 package imagestream_test
 
 import (
-	"bytes"
 	"context"
-	"path"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	imagev1 "github.com/openshift/api/image/v1"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -19,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -471,33 +467,10 @@ func TestStoredAsProtobuf(t *testing.T) {
 	streams, _, storage := newStorage(t, hostnames)
 	createStream(t, streams, validImageStream())
 
-	client, err := clientv3.New(clientv3.Config{Endpoints: storage.Config.Transport.ServerList, DialTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatalf("etcd client: %v", err)
-	}
-	defer func() { _ = client.Close() }()
-
-	key := path.Join(storage.Config.Prefix, "image.openshift.io/imagestreams/test/foo")
-	if key != "/registry/image.openshift.io/imagestreams/test/foo" {
-		t.Errorf("key = %q, want the server's layout", key)
-	}
-	resp, err := client.Get(context.Background(), key)
-	if err != nil {
-		t.Fatalf("etcd get %s: %v", key, err)
-	}
-	if len(resp.Kvs) != 1 {
-		t.Fatalf("etcd get %s: %d values", key, len(resp.Kvs))
-	}
-	value := resp.Kvs[0].Value
-	if !bytes.HasPrefix(value, []byte("k8s\x00")) {
-		t.Fatalf("stored value is not protobuf: %q", value[:min(len(value), 16)])
-	}
-	obj, gvk, err := protobuf.NewSerializer(apiserver.Scheme, apiserver.Scheme).Decode(value, nil, nil)
-	if err != nil {
-		t.Fatalf("decode stored value: %v", err)
-	}
-	if want := (schema.GroupVersionKind{Group: "image.openshift.io", Version: "v1", Kind: "ImageStream"}); *gvk != want {
-		t.Errorf("stored as %v, want %v", *gvk, want)
+	// The key layout is the server's: /registry/image.openshift.io/imagestreams/<ns>/<name>.
+	obj, gvk := storage.ReadStored(t, "image.openshift.io/imagestreams/test/foo")
+	if want := (schema.GroupVersionKind{Group: "image.openshift.io", Version: "v1", Kind: "ImageStream"}); gvk != want {
+		t.Errorf("stored as %v, want %v", gvk, want)
 	}
 	if stored := obj.(*imagev1.ImageStream); stored.Name != "foo" || len(stored.Spec.Tags) != 1 {
 		t.Errorf("stored object = %s with %d tags", stored.Name, len(stored.Spec.Tags))
