@@ -234,6 +234,13 @@ func (r *REST) commitBatch(ctx context.Context, b *batch) {
 				}
 			}
 		}
+		if apierrors.IsRequestEntityTooLargeError(err) && len(b.members) > 1 {
+			// Together the batch is too large; some members may still fit one by one.
+			for _, m := range b.members {
+				r.commitBatch(ctx, &batch{namespace: b.namespace, stream: b.stream, members: []*request{m}})
+			}
+			return
+		}
 		var conflict *txn.ConflictError
 		if err == nil || !errors.As(err, &conflict) {
 			if apierrors.IsNotFound(err) {

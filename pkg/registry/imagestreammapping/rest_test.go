@@ -11,6 +11,7 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -48,7 +49,7 @@ type fixture struct {
 }
 
 // newFixture wires the mapping REST exactly as the server does, on a real etcd.
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, configure ...func(*imagestreammapping.Config)) *fixture {
 	t.Helper()
 	storage := registrytest.NewStorage(t)
 	images, err := imageregistry.NewREST(apiserver.Scheme, storage)
@@ -74,11 +75,15 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	hooked := &hookedTxn{Interface: txn.New(client)}
-	r := imagestreammapping.NewREST(imagestreammapping.Config{
+	cfg := imagestreammapping.Config{
 		Typer: apiserver.Scheme, Txn: hooked, Streams: streamRes, Images: imageRes,
 		ImageStrategy:  imageregistry.NewStrategy(apiserver.Scheme),
 		StatusStrategy: imagestream.NewStatusStrategy(imagestream.NewStrategy(apiserver.Scheme, imagestream.RegistryHostnames{})),
-	})
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	r := imagestreammapping.NewREST(cfg)
 	f := &fixture{rest: r, txn: hooked, streams: streams, images: images}
 	if _, err := streams.Create(nsContext(), &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}, nil, &metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -268,5 +273,48 @@ func BenchmarkCreate(b *testing.B) {
 		if err := f.create(ctx, mappingOf(fmt.Sprintf("t%d", i%8), 1_000_000+i)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// decisions.md D8 with coalescing: when a batch together would pass the size limit, its
+// members are retried one by one, so those that fit are recorded and only the rest get 413.
+func TestOversizedBatchSplits(t *testing.T) {
+	// An empty stream is about 150 bytes and each event about 180: one or two more fit, ten not.
+	f := newFixture(t, func(c *imagestreammapping.Config) { c.MaxImageStreamBytes = 600 })
+	// Hold the first commit until the other ten mappings are queued behind it, so that they
+	// form one batch.
+	release := make(chan struct{})
+	var once sync.Once
+	f.txn.beforeCommit = func(int) { once.Do(func() { <-release }) }
+	errs := make(chan error, 11)
+	go func() { errs <- f.create(nsContext(), mappingOf("first", 300)) }()
+	for i := 0; i < 10; i++ {
+		go func(i int) { errs <- f.create(nsContext(), mappingOf(fmt.Sprintf("t%d", i), 301+i)) }(i)
+	}
+	if err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return imagestreammapping.Queued(f.rest, ns, "app") == 10, nil
+	}); err != nil {
+		t.Fatalf("mappings did not queue: %v", err)
+	}
+	close(release)
+	var ok, tooLarge int
+	for i := 0; i < 11; i++ {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case apierrors.IsRequestEntityTooLargeError(err):
+			tooLarge++
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	recorded := 0
+	for _, tl := range f.stream(t).Status.Tags {
+		recorded += len(tl.Items)
+	}
+	// Without the split, the batch of ten would fail as a whole and only "first" would be
+	// recorded.
+	if ok < 2 || tooLarge == 0 || recorded != ok {
+		t.Errorf("%d recorded, %d ok, %d too large: want the first and at least one queued mapping recorded, the rest refused", recorded, ok, tooLarge)
 	}
 }
