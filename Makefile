@@ -11,7 +11,11 @@ VERSION    ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null 
 # Our own version package: k8s.io/component-base/version is the Kubernetes version the generic
 # apiserver emulates, and must stay as built.
 VERSION_PKG := github.com/image-apiserver/image-apiserver/pkg/version
+# /version reports the Kubernetes libraries the server is built with (k8s.io/apiserver v0.X.Y
+# is Kubernetes v1.X.Y).
+KUBE_VERSION := $(shell go list -m -f '{{.Version}}' k8s.io/apiserver 2>/dev/null | sed 's/^v0\./v1./')
 LDFLAGS    := -X $(VERSION_PKG).gitVersion=$(VERSION) \
+              -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
               -X $(VERSION_PKG).gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
               -X $(VERSION_PKG).buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 GO_TEST_FLAGS ?=
@@ -69,7 +73,8 @@ bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrenc
 IMAGE ?= ghcr.io/image-apiserver/image-apiserver:latest
 CONTAINER_TOOL ?= docker
 image: ## Build the container image (Dockerfile) with docker or podman: make image IMAGE=registry.example.com/image-apiserver:v0.1.0
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg KUBE_VERSION=$(KUBE_VERSION) --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+	  --build-arg BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) -t $(IMAGE) .
 
 update: ## Regenerate generated code.
 	hack/update-codegen.sh

@@ -104,9 +104,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 
 // newComponentGlobals registers the Kubernetes component at the version of the k8s.io
 // libraries this server is built with. The generic registry
-// (k8s.io/apiserver/pkg/util/compatibility) derives it from component-base's gitVersion, which
-// our builds stamp with our own version (v0.x): the server would then refuse to start because
-// the emulation version 0.x is below the oldest one the libraries support (1.31).
+// (k8s.io/apiserver/pkg/util/compatibility) derives it from component-base's gitVersion
+// instead: a build that stamped our own version (v0.x) there would refuse to start, because
+// the emulation version 0.x is below the oldest one the libraries support (1.31). Our version
+// lives in pkg/version.
 func newComponentGlobals() (basecompatibility.ComponentGlobalsRegistry, error) {
 	binary := utilversion.MustParse(kubeversion.DefaultKubeBinaryVersion)
 	floor := binary.SubtractMinor(3) // the N-3 emulation range of kube-apiserver
