@@ -384,7 +384,9 @@ func TestMappingSizeGuard(t *testing.T) {
 	}
 	var tooLarge *apierrors.StatusError
 	var last *imagev1.Image
+	sent := 0
 	for i := 1; i <= 100 && tooLarge == nil; i++ {
+		sent++
 		last = newImage(digestOf(5000 + i))
 		_, err := c.ImageV1().ImageStreamMappings("size").Create(ctx, newMapping("big", "t", last), metav1.CreateOptions{})
 		if err != nil {
@@ -436,6 +438,8 @@ func TestMappingSizeGuard(t *testing.T) {
 		!strings.Contains(string(body), `openshift_image_apiserver_imagestreammappings_total{code="413"}`) ||
 		!strings.Contains(string(body), "openshift_image_apiserver_imagestreammapping_transaction_attempts_bucket") {
 		t.Errorf("mapping metrics missing from /metrics")
+	} else if want := fmt.Sprintf("openshift_image_apiserver_imagestreammapping_transaction_attempts_count %d\n", sent); !strings.Contains(string(body), want) {
+		t.Errorf("metrics lack %q: one observation per mapping", strings.TrimSpace(want))
 	}
 }
 

@@ -120,3 +120,12 @@ func (b *batch) finish(err error) {
 		r.done <- err
 	}
 }
+
+// observe records, for every member, how many transactions its batch needed, and the batch's
+// size once.
+func (b *batch) observe(attempts int) {
+	for range b.members {
+		attemptsPerMapping.Observe(float64(attempts))
+	}
+	mappingsBatched.Observe(float64(len(b.members)))
+}

@@ -12,7 +12,7 @@ var (
 	attemptsPerMapping = metrics.NewHistogram(&metrics.HistogramOpts{
 		Namespace:      "openshift_image_apiserver",
 		Name:           "imagestreammapping_transaction_attempts",
-		Help:           "Number of etcd transactions tried before a mapping was committed or given up (1 = no conflict).",
+		Help:           "Number of etcd transactions tried for each mapping before it was committed or given up (1 = no conflict).",
 		Buckets:        []float64{1, 2, 3, 5, 8, 13, 21, 34},
 		StabilityLevel: metrics.ALPHA,
 	})

@@ -249,15 +249,14 @@ func (r *REST) commitBatch(ctx context.Context, b *batch) {
 			if err != nil {
 				err = storageUnavailable(err, b.stream)
 			}
-			attemptsPerMapping.Observe(float64(attempt))
-			mappingsBatched.Observe(float64(len(b.members)))
+			b.observe(attempt)
 			b.finish(err)
 			return
 		}
 		r.learn(st, conflict)
 		logger.V(4).Info("Retrying mapping after a conflict", "imageStream", klog.KRef(b.namespace, b.stream), "attempt", attempt, "batch", len(b.members))
 		if time.Until(deadline) < deadlineMargin {
-			attemptsPerMapping.Observe(float64(attempt))
+			b.observe(attempt)
 			b.finish(tooManyRetries(b.namespace, b.stream, attempt))
 			return
 		}
