@@ -59,6 +59,17 @@ type result struct {
 
 func (r result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 
+// plus adds another round of the same measurement.
+func (r result) plus(o result) result {
+	r.ok += o.ok
+	r.failed += o.failed
+	r.elapsed += o.elapsed
+	if r.errSample == "" {
+		r.errSample = o.errSample
+	}
+	return r
+}
+
 // run calls op total times from c goroutines and measures the rate of successes.
 func run(c, total int, op func(worker, i int) error) result {
 	var next, ok, failed atomic.Int64
@@ -132,51 +143,55 @@ func BenchmarkMappingThroughput(b *testing.B) {
 		}
 	}
 
+	cli, err := etcd.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+
 	type row struct {
 		scenario string
 		c        int
 		ours     result
 	}
 	var rows []row
+	raw, rawWatched, streamSizes := map[int]result{}, map[int]result{}, map[int]int{}
+	imageSize := 0
 	for _, c := range concurrencies {
 		// Distinct streams: no two workers share a stream, and every stream receives about
 		// pushesPerStream mappings, as repositories of a registry do. Stream sizes are then
 		// alike at every concurrency, and so comparable with the raw baseline.
-		ns := fmt.Sprintf("distinct-%d", c)
-		perWorker := max(1, requestsAt(c)/c/pushesPerStream)
-		for w := 0; w < c; w++ {
-			for k := 0; k < perWorker; k++ {
-				createStream(ns, fmt.Sprintf("s%d-%d", w, k))
+		distinct := func(round int) result {
+			ns := fmt.Sprintf("distinct-%d-%d", c, round)
+			perWorker := max(1, requestsAt(c)/c/pushesPerStream)
+			for w := 0; w < c; w++ {
+				for k := 0; k < perWorker; k++ {
+					createStream(ns, fmt.Sprintf("s%d-%d", w, k))
+				}
 			}
+			return run(c, requestsAt(c), func(w, i int) error {
+				return mapping(ns, fmt.Sprintf("s%d-%d", w, (i/c)%perWorker), fmt.Sprintf("t%d", i%8))
+			})
 		}
-		r := run(c, requestsAt(c), func(w, i int) error {
-			return mapping(ns, fmt.Sprintf("s%d-%d", w, (i/c)%perWorker), fmt.Sprintf("t%d", i%8))
-		})
-		rows = append(rows, row{"distinct streams", c, r})
+		// This machine's speed drifts within seconds, so ours and raw alternate, twice, and
+		// each side is the sum of its two rounds.
+		ours := distinct(1)
+		// A stream grows by one event per mapping; its mean stored size over a round is about
+		// half the mean size of the distinct streams at its end.
+		streamSizes[c] = meanValueSize(b, cli, fmt.Sprintf("/registry/image.openshift.io/imagestreams/distinct-%d-1/", c)) / 2
+		imageSize = meanValueSize(b, cli, "/registry/image.openshift.io/images/")
+		rawRounds := rawTxn(ctx, cli, "/bench/1", c, requestsAt(c), streamSizes[c], imageSize)
+		ours = ours.plus(distinct(2))
+		raw[c] = rawRounds.plus(rawTxn(ctx, cli, "/bench/2", c, requestsAt(c), streamSizes[c], imageSize))
+		rows = append(rows, row{"distinct streams", c, ours})
 
 		// One hot stream: every worker pushes to the same stream.
 		hot := fmt.Sprintf("hot-%d", c)
 		createStream(hot, "hot")
-		r = run(c, requestsAt(c), func(w, i int) error { return mapping(hot, "hot", fmt.Sprintf("t%d", i%8)) })
-		rows = append(rows, row{"one hot stream", c, r})
-	}
+		rows = append(rows, row{"one hot stream", c, run(c, requestsAt(c), func(w, i int) error { return mapping(hot, "hot", fmt.Sprintf("t%d", i%8)) })})
 
-	// The raw baseline: the two-key transaction a mapping commits, straight to the same etcd,
-	// with the value sizes our server stored for a distinct stream and an image.
-	cli, err := etcd.Client()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cli.Close()
-	imageSize := meanValueSize(b, cli, "/registry/image.openshift.io/images/")
-	raw, rawWatched, streamSizes := map[int]result{}, map[int]result{}, map[int]int{}
-	for _, c := range concurrencies {
-		// A stream grows by one event per mapping; its mean stored size over the run is about
-		// the mean size of the distinct streams at the end, halved.
-		streamSizes[c] = meanValueSize(b, cli, fmt.Sprintf("/registry/image.openshift.io/imagestreams/distinct-%d/", c)) / 2
-		raw[c] = rawTxn(ctx, cli, "/bench", c, requestsAt(c), streamSizes[c], imageSize)
-		// For comparison only: the same transaction on keys the server's watch cache watches,
-		// which is what every write of an API server pays.
+		// For comparison only: the same raw transaction on keys the server's watch cache
+		// watches, which every write of an API server pays for.
 		rawWatched[c] = rawTxn(ctx, cli, "/registry/image.openshift.io/imagestreams/bench", c, requestsAt(c), streamSizes[c], imageSize)
 	}
 
