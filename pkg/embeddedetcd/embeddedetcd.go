@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -17,6 +18,8 @@ import (
 type Etcd struct {
 	etcd      *embed.Etcd
 	clientURL string
+	// closing tells etcd's logger that listener errors are expected from now on.
+	closing *atomic.Bool
 }
 
 // Start runs a single-member etcd with its data under dir, listening on loopback only. It
@@ -45,13 +48,19 @@ func Start(ctx context.Context, dir string, timeout time.Duration) (*Etcd, error
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ListenMetricsUrls = nil
 	cfg.LogLevel = "error"
+	closing := &atomic.Bool{}
+	logger, err := newLogger(closing)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger)
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd in %s: %w", dir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Etcd{etcd: e, clientURL: clientURL.String()}, nil
+		return &Etcd{etcd: e, clientURL: clientURL.String(), closing: closing}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd failed: %w", err)
@@ -68,7 +77,10 @@ func Start(ctx context.Context, dir string, timeout time.Duration) (*Etcd, error
 func (e *Etcd) ClientURL() string { return e.clientURL }
 
 // Close stops etcd and waits until its data is flushed.
-func (e *Etcd) Close() { e.etcd.Close() }
+func (e *Etcd) Close() {
+	e.closing.Store(true)
+	e.etcd.Close()
+}
 
 // freeLoopbackURL returns an http URL on a port that was free a moment ago. The peer port is
 // only used by this single member, and a restart may pick another: etcd does not re-validate
