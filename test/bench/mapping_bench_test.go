@@ -1,5 +1,5 @@
-// Package bench measures ImageStreamMapping throughput against a raw etcd baseline measured in
-// the same run on the same etcd (issue 3). Run it with `make bench`.
+// Package bench measures ImageStreamMapping throughput against a raw etcd baseline and a thin
+// HTTPS front, both measured in the same run on the same etcd (issue 3). Run it with `make bench`.
 package bench
 
 import (
@@ -54,6 +54,7 @@ func requestsAt(c int) int {
 type result struct {
 	ok, failed int64
 	elapsed    time.Duration
+	cpu        cpuTimes
 	errSample  string
 }
 
@@ -64,17 +65,22 @@ func (r result) plus(o result) result {
 	r.ok += o.ok
 	r.failed += o.failed
 	r.elapsed += o.elapsed
+	r.cpu = r.cpu.plus(o.cpu)
 	if r.errSample == "" {
 		r.errSample = o.errSample
 	}
 	return r
 }
 
+// meter, when set, charges each run with the CPU time the processes used during it.
+var meter *cpuMeter
+
 // run calls op total times from c goroutines and measures the rate of successes.
 func run(c, total int, op func(worker, i int) error) result {
 	var next, ok, failed atomic.Int64
 	var sample atomic.Value
 	var wg sync.WaitGroup
+	cpuBefore := meter.read()
 	start := time.Now()
 	for w := 0; w < c; w++ {
 		wg.Add(1)
@@ -95,7 +101,7 @@ func run(c, total int, op func(worker, i int) error) result {
 		}(w)
 	}
 	wg.Wait()
-	r := result{ok: ok.Load(), failed: failed.Load(), elapsed: time.Since(start)}
+	r := result{ok: ok.Load(), failed: failed.Load(), elapsed: time.Since(start), cpu: meter.read().minus(cpuBefore)}
 	if s, _ := sample.Load().(string); s != "" {
 		r.errSample = s
 	}
@@ -118,19 +124,18 @@ func nextImage(ns string) imagev1.Image {
 // transactions of the same value sizes, and the ratio ours/raw.
 func BenchmarkMappingThroughput(b *testing.B) {
 	etcd := framework.StartEtcd(b)
-	server := framework.StartServer(b, framework.Options{EtcdServers: etcd.URL})
+	// BENCH_SERVER_ARGS adds server flags, to compare settings (e.g. --watch-cache-sizes).
+	server := framework.StartServer(b, framework.Options{EtcdServers: etcd.URL, ExtraArgs: strings.Fields(os.Getenv("BENCH_SERVER_ARGS"))})
 	if out := os.Getenv("BENCH_CPU_PROFILE"); out != "" {
 		stop := profileServer(b, server, out)
 		defer stop()
 	}
+	meter = &cpuMeter{serverPid: server.Pid, etcdPid: etcd.Pid}
+	defer func() { meter = nil }()
 	cfg := server.RESTConfig()
-	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling: measure the server
-	client, err := imageclient.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	client := newClient(b, cfg)
 	ctx := context.Background()
-	mapping := func(ns, stream, tag string) error {
+	mapping := func(client imageclient.Interface, ns, stream, tag string) error {
 		img := nextImage(ns)
 		_, err := client.ImageV1().ImageStreamMappings(ns).Create(ctx, &imagev1.ImageStreamMapping{
 			ObjectMeta: metav1.ObjectMeta{Name: stream}, Tag: tag, Image: img,
@@ -155,40 +160,53 @@ func BenchmarkMappingThroughput(b *testing.B) {
 		ours     result
 	}
 	var rows []row
-	raw, rawWatched, streamSizes := map[int]result{}, map[int]result{}, map[int]int{}
+	raw, rawWatched, thin, streamSizes := map[int]result{}, map[int]result{}, map[int]result{}, map[int]int{}
 	imageSize := 0
 	for _, c := range concurrencies {
 		// Distinct streams: no two workers share a stream, and every stream receives about
 		// pushesPerStream mappings, as repositories of a registry do. Stream sizes are then
 		// alike at every concurrency, and so comparable with the raw baseline.
+		perWorker := max(1, requestsAt(c)/c/pushesPerStream)
+		distinctLoad := func(client imageclient.Interface, ns string) result {
+			return run(c, requestsAt(c), func(w, i int) error {
+				return mapping(client, ns, fmt.Sprintf("s%d-%d", w, (i/c)%perWorker), fmt.Sprintf("t%d", i%8))
+			})
+		}
 		distinct := func(round int) result {
 			ns := fmt.Sprintf("distinct-%d-%d", c, round)
-			perWorker := max(1, requestsAt(c)/c/pushesPerStream)
 			for w := 0; w < c; w++ {
 				for k := 0; k < perWorker; k++ {
 					createStream(ns, fmt.Sprintf("s%d-%d", w, k))
 				}
 			}
-			return run(c, requestsAt(c), func(w, i int) error {
-				return mapping(ns, fmt.Sprintf("s%d-%d", w, (i/c)%perWorker), fmt.Sprintf("t%d", i%8))
-			})
+			return distinctLoad(client, ns)
 		}
-		// This machine's speed drifts within seconds, so ours and raw alternate, twice, and
-		// each side is the sum of its two rounds.
+		// This machine's speed drifts within seconds, so ours, raw and the thin front take
+		// turns, twice, and each is the sum of its two rounds.
 		ours := distinct(1)
 		// A stream grows by one event per mapping; its mean stored size over a round is about
 		// half the mean size of the distinct streams at its end.
 		streamSizes[c] = meanValueSize(b, cli, fmt.Sprintf("/registry/image.openshift.io/imagestreams/distinct-%d-1/", c)) / 2
 		imageSize = meanValueSize(b, cli, "/registry/image.openshift.io/images/")
+		front := startThinFront(b, etcd.URL, streamSizes[c], imageSize)
+		frontClient := newClient(b, front.config)
+		thinRound := func(round int) result {
+			meter.serverPid = front.Pid
+			defer func() { meter.serverPid = server.Pid }()
+			return distinctLoad(frontClient, fmt.Sprintf("thin-%d-%d", c, round))
+		}
 		rawRounds := rawTxn(ctx, cli, "/bench/1", c, requestsAt(c), streamSizes[c], imageSize)
+		thinRounds := thinRound(1)
 		ours = ours.plus(distinct(2))
 		raw[c] = rawRounds.plus(rawTxn(ctx, cli, "/bench/2", c, requestsAt(c), streamSizes[c], imageSize))
+		thin[c] = thinRounds.plus(thinRound(2))
+		front.stop()
 		rows = append(rows, row{"distinct streams", c, ours})
 
 		// One hot stream: every worker pushes to the same stream.
 		hot := fmt.Sprintf("hot-%d", c)
 		createStream(hot, "hot")
-		rows = append(rows, row{"one hot stream", c, run(c, requestsAt(c), func(w, i int) error { return mapping(hot, "hot", fmt.Sprintf("t%d", i%8)) })})
+		rows = append(rows, row{"one hot stream", c, run(c, requestsAt(c), func(w, i int) error { return mapping(client, hot, "hot", fmt.Sprintf("t%d", i%8)) })})
 
 		// For comparison only: the same raw transaction on keys the server's watch cache
 		// watches, which every write of an API server pays for.
@@ -197,7 +215,7 @@ func BenchmarkMappingThroughput(b *testing.B) {
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "\nImageStreamMapping creates/s vs raw etcd two-key transactions (etcd 3.7.3 process, --unsafe-no-fsync; image value %d B)\n", imageSize)
-	fmt.Fprintln(w, "scenario\tconcurrency\trequests\tfailed\tmappings/s\tstream B\traw txn/s\tours/raw\traw watched/s\thot/distinct\t")
+	fmt.Fprintln(w, "scenario\tconcurrency\trequests\tfailed\tmappings/s\tstream B\traw txn/s\tours/raw\traw watched/s\tthin front/s\tthin/raw\thot/distinct\tCPU ms/op server/etcd/client\traw CPU ms/op\tthin CPU ms/op\t")
 	distinct := map[int]float64{}
 	for _, r := range rows {
 		hotRatio := ""
@@ -206,10 +224,19 @@ func BenchmarkMappingThroughput(b *testing.B) {
 		} else {
 			hotRatio = fmt.Sprintf("%.2f", r.ours.rate()/distinct[r.c])
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f\t%d\t%.0f\t%.2f\t%.0f\t%s\t\n", r.scenario, r.c, r.ours.ok+r.ours.failed, r.ours.failed,
-			r.ours.rate(), streamSizes[r.c], raw[r.c].rate(), r.ours.rate()/raw[r.c].rate(), rawWatched[r.c].rate(), hotRatio)
+		// The thin front serves distinct streams only; its columns belong to those rows.
+		thinRate, thinRatio, thinCPU := "", "", ""
+		if r.scenario == "distinct streams" {
+			thinRate, thinRatio, thinCPU = fmt.Sprintf("%.0f", thin[r.c].rate()), fmt.Sprintf("%.2f", thin[r.c].rate()/raw[r.c].rate()), thin[r.c].cpu.perOp(thin[r.c].ok)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f\t%d\t%.0f\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.scenario, r.c, r.ours.ok+r.ours.failed, r.ours.failed,
+			r.ours.rate(), streamSizes[r.c], raw[r.c].rate(), r.ours.rate()/raw[r.c].rate(), rawWatched[r.c].rate(),
+			thinRate, thinRatio, hotRatio, r.ours.cpu.perOp(r.ours.ok), raw[r.c].cpu.perOp(raw[r.c].ok), thinCPU)
+		if thin[r.c].errSample != "" && r.scenario == "distinct streams" {
+			fmt.Fprintf(w, "  thin front error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(thin[r.c].errSample))
+		}
 		if r.ours.errSample != "" {
-			fmt.Fprintf(w, "  first error: %s\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(r.ours.errSample))
+			fmt.Fprintf(w, "  first error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(r.ours.errSample))
 		}
 	}
 	w.Flush()
@@ -219,6 +246,21 @@ func BenchmarkMappingThroughput(b *testing.B) {
 	for _, r := range rows {
 		b.ReportMetric(r.ours.rate(), fmt.Sprintf("%s-c%d-mappings/s", strings.ReplaceAll(r.scenario, " ", "-"), r.c))
 	}
+}
+
+// newClient is an openshift/client-go clientset without client-side throttling, so that the
+// server is what is measured.
+func newClient(b *testing.B, cfg *rest.Config) imageclient.Interface {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	if ct := os.Getenv("BENCH_CONTENT_TYPE"); ct != "" {
+		cfg.ContentType = ct // e.g. application/vnd.kubernetes.protobuf
+	}
+	client, err := imageclient.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client
 }
 
 // meanValueSize is the mean size of the values stored under prefix.

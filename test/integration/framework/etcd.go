@@ -75,6 +75,14 @@ func (e *Etcd) Start(t testing.TB) {
 	}
 }
 
+// Pid is the running process's id, 0 when it is stopped.
+func (e *Etcd) Pid() int {
+	if e.cmd == nil || e.cmd.Process == nil {
+		return 0
+	}
+	return e.cmd.Process.Pid
+}
+
 // Kill stops the process abruptly, as a crash would.
 func (e *Etcd) Kill() {
 	if e.cmd == nil {

@@ -146,6 +146,16 @@ func (s *Server) Stop() error {
 	}
 }
 
+// Pid is the running process's id, 0 when it is stopped.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Restart stops and starts the process with the same flags and data directory.
 func (s *Server) Restart() {
 	s.t.Helper()
