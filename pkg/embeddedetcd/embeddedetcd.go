@@ -4,10 +4,13 @@ package embeddedetcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +35,7 @@ func Start(ctx context.Context, dir string, timeout time.Duration) (*Etcd, error
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
-	clientURL, err := freeLoopbackURL()
+	clientURL, err := clientURLIn(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +83,29 @@ func (e *Etcd) ClientURL() string { return e.clientURL }
 func (e *Etcd) Close() {
 	e.closing.Store(true)
 	e.etcd.Close()
+}
+
+// maxSocketPath is the longest unix socket path Linux and macOS accept (sun_path holds 108
+// and 104 bytes, including the terminating NUL).
+const maxSocketPath = 103
+
+// clientURLIn returns the URL etcd serves clients on: a unix socket in dir, so that no other
+// process can take its address between our choosing and etcd's listening on it, and only
+// the server's user can reach it (dir is 0700). A data directory whose path is too long for
+// a socket falls back to a free loopback port.
+func clientURLIn(dir string) (*url.URL, error) {
+	abs, err := filepath.Abs(filepath.Join(dir, "client.sock"))
+	if err != nil {
+		return nil, err
+	}
+	if len(abs) > maxSocketPath {
+		return freeLoopbackURL()
+	}
+	// A socket left behind by a killed server would make the listen fail.
+	if err := os.Remove(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return &url.URL{Scheme: "unix", Path: abs}, nil
 }
 
 // freeLoopbackURL returns an http URL on a port that was free a moment ago. The peer port is

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
@@ -77,6 +78,9 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 // Run starts the embedded etcd if needed, then serves until ctx is cancelled, then stops etcd.
 func (o *Options) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
+	if err := o.listenSecurePort(); err != nil {
+		return err
+	}
 	if len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
 		etcd, err := embeddedetcd.Start(ctx, filepath.Join(o.DataDir, "etcd"), time.Duration(o.EmbeddedEtcdTimeout))
 		if err != nil {
@@ -112,6 +116,23 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 	}
 	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// listenSecurePort binds the serving port before anything else starts, so that nothing this
+// process starts first (the embedded etcd's peer listener picks a free port) can take it. With
+// port or address sharing the generic options bind it later, with their socket options.
+func (o *Options) listenSecurePort() error {
+	ss := o.Recommended.SecureServing
+	if ss.Listener != nil || ss.PermitPortSharing || ss.PermitAddressSharing {
+		return nil
+	}
+	addr := net.JoinHostPort(ss.BindAddress.String(), strconv.Itoa(ss.BindPort))
+	listener, port, err := genericoptions.CreateListener(ss.BindNetwork, addr, net.ListenConfig{})
+	if err != nil {
+		return fmt.Errorf("failed to create listener: %w", err)
+	}
+	ss.Listener, ss.BindPort = listener, port
+	return nil
 }
 
 // writeKubeconfig writes the admin kubeconfig pointing at the serving address.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ type Etcd struct {
 	args []string
 	cmd  *exec.Cmd
 	log  bytes.Buffer
+	// exited is closed when cmd has exited.
+	exited chan struct{}
 }
 
 // StartEtcd runs a throwaway etcd (no fsync) on free loopback ports until the test ends.
@@ -36,43 +39,75 @@ func StartEtcd(t testing.TB) *Etcd {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	clientPort, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peerPort, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := "http://127.0.0.1:" + strconv.Itoa(clientPort)
-	peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
-	e := &Etcd{URL: client, bin: bin, args: []string{"--name", "test", "--data-dir", dir,
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "test=" + peer, "--listen-metrics-urls", "",
-		"--log-level", "warn", "--unsafe-no-fsync"}}
-	e.Start(t)
+	e := &Etcd{bin: bin}
 	t.Cleanup(func() {
 		e.Kill()
 		if t.Failed() {
 			t.Logf("etcd log:\n%s", e.log.String())
 		}
 	})
-	return e
+	// A port that FreePort found free may be taken by another process before etcd binds it;
+	// then etcd exits with "address already in use", and other ports are tried.
+	for attempt := 1; ; attempt++ {
+		clientPort, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		peerPort, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := "http://127.0.0.1:" + strconv.Itoa(clientPort)
+		peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+		e.URL = client
+		e.args = []string{"--name", "test", "--data-dir", dir,
+			"--listen-client-urls", client, "--advertise-client-urls", client,
+			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+			"--initial-cluster", "test=" + peer, "--listen-metrics-urls", "",
+			"--log-level", "warn", "--unsafe-no-fsync"}
+		e.log.Reset()
+		err = e.tryStart()
+		if err == nil {
+			return e
+		}
+		if attempt == 3 || !strings.Contains(e.log.String(), "address already in use") {
+			t.Fatalf("etcd did not start: %v (its log follows)", err)
+		}
+		// A failed first start may have initialised the data directory with the old ports.
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Start (re)starts the process on the same data directory and ports and waits until it is
 // healthy.
 func (e *Etcd) Start(t testing.TB) {
 	t.Helper()
+	if err := e.tryStart(); err != nil {
+		t.Fatalf("etcd did not start: %v\n%s", err, e.log.String())
+	}
+}
+
+func (e *Etcd) tryStart() error {
 	e.cmd = exec.Command(e.bin, e.args...)
 	e.cmd.Stdout, e.cmd.Stderr = &e.log, &e.log
 	if err := e.cmd.Start(); err != nil {
-		t.Fatalf("starting etcd: %v", err)
+		return fmt.Errorf("starting etcd: %w", err)
 	}
+	e.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		_ = cmd.Wait()
+		close(exited)
+	}(e.cmd, e.exited)
 	if err := e.waitHealthy(); err != nil {
-		t.Fatalf("etcd not healthy: %v\n%s", err, e.log.String())
+		e.Kill()
+		return err
 	}
+	return nil
 }
 
 // Pid is the running process's id, 0 when it is stopped.
@@ -89,12 +124,18 @@ func (e *Etcd) Kill() {
 		return
 	}
 	_ = e.cmd.Process.Kill()
-	_ = e.cmd.Wait()
+	<-e.exited
 	e.cmd = nil
 }
 
+// waitHealthy waits until etcd answers a status request; it fails at once if etcd exits.
 func (e *Etcd) waitHealthy() error {
 	return wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-e.exited:
+			return false, fmt.Errorf("etcd exited")
+		default:
+		}
 		c, err := e.Client()
 		if err != nil {
 			return false, nil

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -60,35 +61,49 @@ func StartServer(t testing.TB, opts Options) *Server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{
-		t: t, bin: bin, DataDir: dataDir, Port: port,
-		Kubeconfig: filepath.Join(dataDir, "kubeconfig"),
-		URL:        "https://127.0.0.1:" + strconv.Itoa(port),
-	}
-	s.args = []string{
-		"--standalone", "--data-dir", dataDir, "--secure-port", strconv.Itoa(port),
-		"--write-kubeconfig", s.Kubeconfig, "--registry-hostname", "registry.test:5000",
-	}
-	if opts.EtcdServers != "" {
-		s.args = append(s.args, "--etcd-servers", opts.EtcdServers)
-	}
-	s.args = append(s.args, opts.ExtraArgs...)
-	s.start()
+	s := &Server{t: t, bin: bin, DataDir: dataDir, Kubeconfig: filepath.Join(dataDir, "kubeconfig")}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("image-apiserver log:\n%s", s.Log())
 		}
 		_ = s.Stop()
 	})
+	// FreePort's port may be taken by another process before the server binds it; then the
+	// server exits with "address already in use", and another port is tried.
+	for attempt := 1; ; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Port, s.URL = port, "https://127.0.0.1:"+strconv.Itoa(port)
+		s.args = []string{
+			"--standalone", "--data-dir", dataDir, "--secure-port", strconv.Itoa(port),
+			"--write-kubeconfig", s.Kubeconfig, "--registry-hostname", "registry.test:5000",
+		}
+		if opts.EtcdServers != "" {
+			s.args = append(s.args, "--etcd-servers", opts.EtcdServers)
+		}
+		s.args = append(s.args, opts.ExtraArgs...)
+		err = s.tryStart()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(s.Log(), "address already in use") {
+			t.Fatalf("image-apiserver did not become ready: %v (its log follows)", err)
+		}
+	}
 	return s
 }
 
 func (s *Server) start() {
 	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatalf("image-apiserver did not become ready: %v (its log follows)", err)
+	}
+}
+
+// tryStart starts the process and waits until it is ready; it fails if the process exits.
+func (s *Server) tryStart() error {
 	s.mu.Lock()
 	s.log = &bytes.Buffer{}
 	s.cmd = exec.Command(s.bin, s.args...)
@@ -97,14 +112,12 @@ func (s *Server) start() {
 	s.done = make(chan error, 1)
 	if err := s.cmd.Start(); err != nil {
 		s.mu.Unlock()
-		s.t.Fatalf("starting image-apiserver: %v", err)
+		return fmt.Errorf("starting image-apiserver: %w", err)
 	}
 	cmd, done := s.cmd, s.done
 	s.mu.Unlock()
 	go func() { done <- cmd.Wait() }()
-	if err := s.waitReady(done); err != nil {
-		s.t.Fatalf("image-apiserver did not become ready: %v\n%s", err, s.Log())
-	}
+	return s.waitReady(done)
 }
 
 // waitReady polls /readyz without credentials (the health paths are public).
