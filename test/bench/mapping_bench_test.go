@@ -219,7 +219,6 @@ func BenchmarkMappingThroughput(b *testing.B) {
 		hot := fmt.Sprintf("hot-%d", c)
 		createStream(hot, "hot")
 		rows = append(rows, row{"one hot stream", c, run(c, requestsAt(c), func(w, i int) error { return mapping(client, hot, "hot", fmt.Sprintf("t%d", i%8)) })})
-
 	}
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -234,15 +233,16 @@ func BenchmarkMappingThroughput(b *testing.B) {
 			hotRatio = fmt.Sprintf("%.2f", r.ours.rate()/distinct[r.c])
 		}
 		// The thin front serves distinct streams only; its columns belong to those rows.
-		thinRate, thinRatio, thinCPU := "", "", ""
+		thinRate, thinRatio, thinCPU, thinErr := "", "", "", ""
 		if r.scenario == "distinct streams" {
 			thinRate, thinRatio, thinCPU = fmt.Sprintf("%.0f", thin[r.c].rate()), fmt.Sprintf("%.2f", thin[r.c].rate()/raw[r.c].rate()), thin[r.c].cpu.perOp(thin[r.c].ok)
+			thinErr = thin[r.c].errSample
 		}
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f\t%d\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.scenario, r.c, r.ours.ok+r.ours.failed, r.ours.failed,
 			r.ours.rate(), streamSizes[r.c], raw[r.c].rate(), r.ours.rate()/raw[r.c].rate(),
 			thinRate, thinRatio, hotRatio, r.ours.cpu.perOp(r.ours.ok), raw[r.c].cpu.perOp(raw[r.c].ok), thinCPU)
-		if thin[r.c].errSample != "" && r.scenario == "distinct streams" {
-			fmt.Fprintf(w, "  thin front error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(thin[r.c].errSample))
+		if thinErr != "" {
+			fmt.Fprintf(w, "  thin front error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(thinErr))
 		}
 		if r.ours.errSample != "" {
 			fmt.Fprintf(w, "  first error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(r.ours.errSample))

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,9 +35,6 @@ func StartEtcd(t testing.TB) *Etcd {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "etcd")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	e := &Etcd{bin: bin}
 	t.Cleanup(func() {
 		e.Kill()
@@ -46,9 +42,14 @@ func StartEtcd(t testing.TB) *Etcd {
 			t.Logf("etcd log:\n%s", e.log.String())
 		}
 	})
-	// A port that FreePort found free may be taken by another process before etcd binds it;
-	// then etcd exits with "address already in use", and other ports are tried.
-	for attempt := 1; ; attempt++ {
+	startOnFreePorts(t, "etcd", func() (string, error) {
+		// A fresh data directory: a failed earlier attempt may have initialised one with its ports.
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		clientPort, err := FreePort()
 		if err != nil {
 			t.Fatal(err)
@@ -67,20 +68,9 @@ func StartEtcd(t testing.TB) *Etcd {
 			"--log-level", "warn", "--unsafe-no-fsync"}
 		e.log.Reset()
 		err = e.tryStart()
-		if err == nil {
-			return e
-		}
-		if attempt == 3 || !strings.Contains(e.log.String(), "address already in use") {
-			t.Fatalf("etcd did not start: %v (its log follows)", err)
-		}
-		// A failed first start may have initialised the data directory with the old ports.
-		if err := os.RemoveAll(dir); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return e.log.String(), err
+	})
+	return e
 }
 
 // Start (re)starts the process on the same data directory and ports and waits until it is

@@ -68,9 +68,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		}
 		_ = s.Stop()
 	})
-	// FreePort's port may be taken by another process before the server binds it; then the
-	// server exits with "address already in use", and another port is tried.
-	for attempt := 1; ; attempt++ {
+	startOnFreePorts(t, "image-apiserver", func() (string, error) {
 		port, err := FreePort()
 		if err != nil {
 			t.Fatal(err)
@@ -85,13 +83,8 @@ func StartServer(t testing.TB, opts Options) *Server {
 		}
 		s.args = append(s.args, opts.ExtraArgs...)
 		err = s.tryStart()
-		if err == nil {
-			break
-		}
-		if attempt == 3 || !strings.Contains(s.Log(), "address already in use") {
-			t.Fatalf("image-apiserver did not become ready: %v (its log follows)", err)
-		}
-	}
+		return s.Log(), err
+	})
 	return s
 }
 
@@ -213,6 +206,23 @@ func (s *Server) ImageClient(contentType string) imageclient.Interface {
 		s.t.Fatal(err)
 	}
 	return c
+}
+
+// startOnFreePorts calls start, which chooses ports with FreePort and starts a process on
+// them, until it succeeds. A port found free may be taken by another process before ours binds
+// it; only then (the process's log says "address already in use") is start called again, up to
+// three times in all. start returns the process's log and why it did not start.
+func startOnFreePorts(t testing.TB, what string, start func() (log string, err error)) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		log, err := start()
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !strings.Contains(log, "address already in use") {
+			t.Fatalf("%s did not start: %v (its log follows)", what, err)
+		}
+	}
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
