@@ -1,4 +1,4 @@
-// Package standalone secures a server that runs without Kubernetes (decisions.md D10): a
+// Package standalone secures a server that runs without Kubernetes (D10): a
 // generated admin bearer token, an authorizer that admits only that admin, health endpoints
 // readable without credentials, and an admin kubeconfig.
 package standalone

@@ -5,13 +5,17 @@ package server
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
-
+	"strconv"
 	"strings"
+	"time"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/apiserver/pkg/admission"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
@@ -21,15 +25,18 @@ import (
 	kubeversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
+	"github.com/image-apiserver/image-apiserver/pkg/admission/validutf8"
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
+	"github.com/image-apiserver/image-apiserver/pkg/server/filters"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
 	"github.com/image-apiserver/image-apiserver/pkg/version"
 )
 
 // etcdPrefix is the key prefix; the storage factory appends <group>/<resource>, giving
-// /registry/image.openshift.io/imagestreams/<ns>/<name> (ARCHITECTURE.md §0 rule 6).
+// /registry/image.openshift.io/imagestreams/<ns>/<name>. (A prefix of /registry/<group> would
+// write the group twice.)
 const etcdPrefix = "/registry"
 
 // Options are all the flags of image-apiserver.
@@ -41,7 +48,7 @@ type Options struct {
 	ServerRun   *genericoptions.ServerRunOptions
 	Logs        *logsapi.LoggingConfiguration
 
-	// Standalone runs without Kubernetes: own TLS, generated admin token (decisions.md D10).
+	// Standalone runs without Kubernetes: own TLS, generated admin token (D10).
 	Standalone bool
 	// DataDir holds the embedded etcd data and, standalone, the certificate and admin token.
 	DataDir string
@@ -54,6 +61,9 @@ type Options struct {
 	MaxImageStreamBytes int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
 	EmbeddedEtcdTimeout durationFlag
+	// RequestBodyTimeout bounds how long a request body may take to arrive once the server
+	// reads it; 0 disables the bound.
+	RequestBodyTimeout durationFlag
 }
 
 // NewOptions returns the defaults.
@@ -71,13 +81,18 @@ func NewOptions() (*Options, error) {
 		Recommended:         genericoptions.NewRecommendedOptions(etcdPrefix, codec),
 		ServerRun:           genericoptions.NewServerRunOptionsForComponent(basecompatibility.DefaultKubeComponent, components),
 		Logs:                logsapi.NewLoggingConfiguration(),
-		DataDir:             "image-apiserver.local.data",
+		DataDir:             defaultDataDir(),
 		EmbeddedEtcdTimeout: durationFlag(defaultEmbeddedEtcdTimeout),
+		RequestBodyTimeout:  durationFlag(defaultRequestBodyTimeout),
 		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
 	o.Recommended.SecureServing.BindPort = 8443
 	o.Recommended.SecureServing.ServerCert.PairName = "image-apiserver"
+	// The generic default, apiserver.local.config/certificates, is relative to the working
+	// directory: started from a source checkout, the server would write its private key where
+	// `git add` picks it up. Complete chooses the directory instead (see there).
+	o.Recommended.SecureServing.ServerCert.CertDirectory = ""
 	// Aggregated servers behind one kube-apiserver multiplex many requests on one connection.
 	o.Recommended.SecureServing.HTTP2MaxStreamsPerConnection = 1000
 	return o, nil
@@ -88,14 +103,19 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	var fss cliflag.NamedFlagSets
 	fs := fss.FlagSet("image-apiserver")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Run without Kubernetes: generate a serving certificate and an admin token under --data-dir, accept only that token, and write an admin kubeconfig to --write-kubeconfig. Without it the server runs aggregated behind a kube-apiserver with delegated authentication and authorization.")
-	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd data (used when --etcd-servers is empty) and, with --standalone, the serving certificate and admin token.")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory (created with mode 0700) for the embedded etcd, used when --etcd-servers is empty, and, with --standalone, the generated serving certificate and admin token. The default is $XDG_STATE_HOME/image-apiserver, or ~/.local/state/image-apiserver without XDG_STATE_HOME; never the working directory.")
 	fs.StringVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "With --standalone: write an admin kubeconfig for this server to this file.")
-	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository.")
-	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository.")
+	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository. The host is a lowercase DNS name (RFC 1123 subdomain) or an IP address, an IPv6 address in brackets; the port is 1-65535.")
+	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository. Same syntax as --registry-hostname.")
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
+	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
-	o.Recommended.AddFlags(fss.FlagSet("generic"))
+	generic := fss.FlagSet("generic")
+	o.Recommended.AddFlags(generic)
+	if f := generic.Lookup("cert-dir"); f != nil {
+		f.Usage = "Directory of the serving certificate and key (" + o.Recommended.SecureServing.ServerCert.PairName + ".crt and .key), generated there on first start and reused afterwards. Ignored when --tls-cert-file and --tls-private-key-file are given. The default is <data-dir>/certs with --standalone; otherwise none, and a generated certificate is kept in memory only, a new one on every start."
+	}
 	o.ServerRun.AddUniversalFlags(fss.FlagSet("server run"))
 	logsapi.AddFlags(o.Logs, fss.FlagSet("logging"))
 	o.Components.AddFlags(fss.FlagSet("features"))
@@ -119,6 +139,27 @@ func newComponentGlobals() (basecompatibility.ComponentGlobalsRegistry, error) {
 	return r, nil
 }
 
+// defaultDataDir is where the server keeps its state when --data-dir is not given:
+// $XDG_STATE_HOME/image-apiserver, or ~/.local/state/image-apiserver. Never the working
+// directory: started from a source checkout, the server would otherwise leave an etcd
+// database, a private key and an admin token where `git add` picks them up. The XDG state
+// directory is meant for exactly this kind of data: it must survive restarts, but is local to
+// the machine and not worth backing up like documents. It is "" when neither variable gives
+// an absolute path (no $HOME, as in some containers): --data-dir is then required wherever it
+// is used, which Validate reports.
+func defaultDataDir() string {
+	base := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) {
+		// The XDG spec says a relative value is invalid and must be ignored.
+		home, err := os.UserHomeDir()
+		if err != nil || !filepath.IsAbs(home) {
+			return ""
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "image-apiserver")
+}
+
 // Complete fills in defaults that depend on other flags. bindAddressSet and certDirSet say
 // whether --bind-address and --cert-dir were given.
 func (o *Options) Complete(bindAddressSet, certDirSet bool) error {
@@ -127,9 +168,11 @@ func (o *Options) Complete(bindAddressSet, certDirSet bool) error {
 		// told otherwise.
 		o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
 	}
-	if !certDirSet && o.DataDir != "" {
-		// Keep generated certificates with the rest of the server's state, so that a restart
-		// reuses them and kubeconfigs stay valid.
+	if o.Standalone && !certDirSet && o.DataDir != "" {
+		// Keep a generated certificate with the rest of the server's state, so that a restart
+		// reuses it and the kubeconfigs that trust it stay valid. An aggregated server without
+		// --cert-dir keeps a generated certificate in memory: it is normally given one with
+		// --tls-cert-file, and the aggregator trusts a caBundle, not a file of ours.
 		o.Recommended.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "certs")
 	}
 	return o.ServerRun.DefaultAdvertiseAddress(o.Recommended.SecureServing.SecureServingOptions)
@@ -161,39 +204,75 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--max-imagestream-bytes=%d: must be between 1024 and %d (etcd's default request limit)", o.MaxImageStreamBytes, 1536*1024))
 	}
 	if o.DataDir == "" && len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
-		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty"))
+		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty (it has no default without $XDG_STATE_HOME or $HOME)"))
 	}
 	if o.Standalone && o.DataDir == "" {
-		errs = append(errs, fmt.Errorf("--data-dir is required with --standalone: it holds the serving certificate and admin token"))
+		errs = append(errs, fmt.Errorf("--data-dir is required with --standalone: it holds the serving certificate and admin token (it has no default without $XDG_STATE_HOME or $HOME)"))
 	}
-	for flag, host := range map[string]string{"--registry-hostname": o.RegistryHostname, "--public-registry-hostname": o.PublicRegistryHostname} {
-		if err := validateHostname(host); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
-		}
+	if o.RequestBodyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--request-body-timeout=%s: must not be negative (0 disables the bound)", o.RequestBodyTimeout.String()))
 	}
+	errs = append(errs, validateRegistryHostname("--registry-hostname", o.RegistryHostname)...)
+	errs = append(errs, validateRegistryHostname("--public-registry-hostname", o.PublicRegistryHostname)...)
 	if err := logsapi.ValidateAndApply(o.Logs, nil); err != nil {
 		errs = append(errs, err)
 	}
 	return utilerrors.NewAggregate(errs)
 }
 
-// validateHostname accepts host or host:port with nothing else.
-func validateHostname(host string) error {
-	if host == "" {
+// validateRegistryHostname checks a registry flag's value, host[:port], as image references
+// need it: the host is a lowercase RFC 1123 DNS subdomain or an IP address (registries are
+// often addressed as 172.30.x.y:5000), an IPv6 address written in brackets ([fd00::1]:5000),
+// and the port is a number from 1 to 65535. Empty means not set. Every error names the flag
+// and the rule broken.
+func validateRegistryHostname(flag, value string) []error {
+	if value == "" {
 		return nil
 	}
-	h := host
-	if strings.Contains(host, ":") {
-		var port string
-		var err error
-		if h, port, err = net.SplitHostPort(host); err != nil || port == "" {
-			return fmt.Errorf("%q is not host[:port]", host)
+	bad := func(format string, args ...any) []error {
+		return []error{fmt.Errorf("%s=%q: %s", flag, value, fmt.Sprintf(format, args...))}
+	}
+	if strings.Contains(value, "://") {
+		return bad("give host[:port] without a scheme")
+	}
+	host, port, hasPort := value, "", false
+	switch {
+	case strings.HasPrefix(value, "["):
+		end := strings.IndexByte(value, ']')
+		if end < 0 {
+			return bad("an IPv6 address in brackets misses its closing bracket")
+		}
+		host, port = value[:end+1], value[end+1:]
+		if port != "" && !strings.HasPrefix(port, ":") {
+			return bad("%q after the bracketed address: give host or host:port", port)
+		}
+		port, hasPort = strings.CutPrefix(port, ":")
+	case strings.Count(value, ":") > 1:
+		return bad("write an IPv6 address in brackets, as in [%s]:5000", value)
+	default:
+		host, port, hasPort = strings.Cut(value, ":")
+	}
+	if hasPort && port == "" {
+		return bad("the port after %q is empty; give host or host:port", host)
+	}
+	var errs []error
+	if ip, bracketed := strings.CutPrefix(host, "["); bracketed {
+		ip = strings.TrimSuffix(ip, "]")
+		if !strings.Contains(ip, ":") || len(validation.IsValidIP(nil, ip)) != 0 {
+			errs = append(errs, bad("host %q: only an IPv6 address may be written in brackets", host)...)
+		}
+	} else if msgs := validation.IsDNS1123Subdomain(host); len(msgs) != 0 && len(validation.IsValidIP(nil, host)) != 0 {
+		errs = append(errs, bad("host %q must be a DNS name or an IP address: %s", host, strings.Join(msgs, "; "))...)
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			errs = append(errs, bad("port %q must be a number from 1 to 65535", port)...)
+		} else if msgs := validation.IsValidPortNum(n); len(msgs) != 0 {
+			errs = append(errs, bad("port %d %s", n, strings.Join(msgs, "; "))...)
 		}
 	}
-	if h == "" || strings.ContainsAny(h, "/@ ") {
-		return fmt.Errorf("%q is not host[:port]", host)
-	}
-	return nil
+	return errs
 }
 
 // Config builds the server configuration. adminToken is only used standalone.
@@ -202,15 +281,8 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 	// The aggregator connects to <service>.<namespace>.svc; the default service name of the
 	// manifests is included so that a generated certificate works there too.
 	alternateDNS := []string{"api.image-system.svc", "api.image-system.svc.cluster.local"}
-	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", alternateDNS, []net.IP{ip}); err != nil {
-		return nil, fmt.Errorf("creating a self-signed serving certificate: %w", err)
-	}
-	if o.Standalone {
-		// The generated certificate is written world-readable; like the key and the token it is
-		// server state that only the server's user needs.
-		if err := os.Chmod(o.Recommended.SecureServing.ServerCert.CertKey.CertFile, 0o600); err != nil {
-			return nil, err
-		}
+	if err := o.generateServingCert(alternateDNS, []net.IP{ip}); err != nil {
+		return nil, err
 	}
 
 	cfg := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
@@ -231,6 +303,7 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 			cfg.Authentication.Authenticator = anonymousOnlyOn(cfg.Authentication.Authenticator, o.Recommended.Authorization.AlwaysAllowPaths)
 		}
 	}
+	o.hardenRequestHandling(cfg)
 	return &apiserver.Config{
 		GenericConfig: cfg,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -238,6 +311,62 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 			MaxImageStreamBytes: o.MaxImageStreamBytes,
 		},
 	}, nil
+}
+
+// generateServingCert generates a self-signed serving certificate unless --tls-cert-file and
+// --tls-private-key-file are given: in the certificate directory when there is one (where a
+// certificate of an earlier start is reused), else in memory.
+func (o *Options) generateServingCert(alternateDNS []string, alternateIPs []net.IP) error {
+	ss := o.Recommended.SecureServing
+	dir := ss.ServerCert.CertDirectory
+	inDir := dir != "" && ss.ServerCert.CertKey.CertFile == "" && ss.ServerCert.CertKey.KeyFile == ""
+	certFile := filepath.Join(dir, ss.ServerCert.PairName+".crt")
+	existed := false
+	if inDir {
+		// The directory holds a private key: only the server's user may enter it. The generic
+		// code would create it world-readable.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating the certificate directory: %w", err)
+		}
+		_, err := os.Stat(certFile)
+		existed = err == nil
+	}
+	if err := ss.MaybeDefaultWithSelfSignedCerts("localhost", alternateDNS, alternateIPs); err != nil {
+		return fmt.Errorf("creating a self-signed serving certificate: %w", err)
+	}
+	if _, err := os.Stat(certFile); inDir && !existed && err == nil {
+		// The generic code writes the certificate world-readable; like the key it is server
+		// state that only the server's user needs. A certificate that was there before, maybe
+		// on a read-only volume, is left as it is.
+		if err := os.Chmod(certFile, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hardenRequestHandling adds what the generic apiserver lacks against malformed and abusive
+// requests: a bound on how long a body may take to arrive (the generic chain has none, so a
+// client trickling its body holds a request slot for as long as it trickles, at least until
+// the request timeout), a check that JSON and YAML bodies are UTF-8 (the JSON decoder would silently
+// replace invalid bytes), and an admission check that every stored string is UTF-8 (the
+// protobuf decoder copies invalid bytes as they are).
+func (o *Options) hardenRequestHandling(cfg *genericapiserver.RecommendedConfig) {
+	bodyTimeout := time.Duration(o.RequestBodyTimeout)
+	build := cfg.BuildHandlerChainFunc
+	if build == nil {
+		build = genericapiserver.DefaultBuildHandlerChain
+	}
+	cfg.BuildHandlerChainFunc = func(apiHandler http.Handler, c *genericapiserver.Config) http.Handler {
+		// Outermost: the body timeout sets its deadline through the server's own
+		// ResponseWriter, and must see the request before the generic request timeout does.
+		return filters.WithRequestBodyTimeout(filters.WithUTF8TextBody(build(apiHandler, c)), bodyTimeout)
+	}
+	if cfg.AdmissionControl == nil {
+		cfg.AdmissionControl = validutf8.New()
+	} else {
+		cfg.AdmissionControl = admission.NewChainHandler(cfg.AdmissionControl, validutf8.New())
+	}
 }
 
 // applyStandalone applies the options that make sense without a kube-apiserver: no delegated
