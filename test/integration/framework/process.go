@@ -82,23 +82,34 @@ func StartServer(t testing.TB, opts Options) *Server {
 			s.args = append(s.args, "--etcd-servers", opts.EtcdServers)
 		}
 		s.args = append(s.args, opts.ExtraArgs...)
+		s.mu.Lock()
+		s.log = &bytes.Buffer{}
+		s.mu.Unlock()
 		err = s.tryStart()
 		return s.Log(), err
 	})
 	return s
 }
 
-func (s *Server) start() {
+// Start starts the process again after Stop or Kill, with the same flags, port and data
+// directory, and waits until /readyz answers 200.
+func (s *Server) Start() {
 	s.t.Helper()
+	if s.Pid() != 0 {
+		s.t.Fatal("image-apiserver is already running")
+	}
+	s.mu.Lock()
+	fmt.Fprintf(s.log, "--- image-apiserver restarted at %s ---\n", time.Now().Format(time.RFC3339Nano))
+	s.mu.Unlock()
 	if err := s.tryStart(); err != nil {
 		s.t.Fatalf("image-apiserver did not become ready: %v (its log follows)", err)
 	}
 }
 
 // tryStart starts the process and waits until it is ready; it fails if the process exits.
+// The process appends to s.log, which keeps the output of earlier runs.
 func (s *Server) tryStart() error {
 	s.mu.Lock()
-	s.log = &bytes.Buffer{}
 	s.cmd = exec.Command(s.bin, s.args...)
 	s.cmd.Stdout = &lockedWriter{mu: &s.mu, w: s.log}
 	s.cmd.Stderr = s.cmd.Stdout
@@ -152,6 +163,20 @@ func (s *Server) Stop() error {
 	}
 }
 
+// Kill stops the process abruptly (SIGKILL), as a crash or an OOM kill would, and waits until
+// it is gone. Start brings it back.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
 // Pid is the running process's id, 0 when it is stopped.
 func (s *Server) Pid() int {
 	s.mu.Lock()
@@ -168,7 +193,7 @@ func (s *Server) Restart() {
 	if err := s.Stop(); err != nil {
 		s.t.Fatalf("stopping image-apiserver: %v", err)
 	}
-	s.start()
+	s.Start()
 }
 
 // Log returns what the process printed.
