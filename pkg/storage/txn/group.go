@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/image-apiserver/image-apiserver/pkg/panics"
@@ -124,7 +125,7 @@ func (g *Group) Get(ctx context.Context, r *Resource, namespace, name string, in
 // other callers' ops, and the answer is what a transaction of ops alone would have given.
 //
 // When ctx ends first, Commit stops waiting: if ops were not sent yet they never will be, and
-// the error is ctx's; if they were, the error IsOutcomeUnknown and the transaction completes
+// the error IsNotSent; if they were, the error IsOutcomeUnknown and the transaction completes
 // on its own.
 func (g *Group) Commit(ctx context.Context, ops ...Op) (int64, error) {
 	prepared, err := Prepare(ctx, g.maxBytes, ops)
@@ -153,7 +154,8 @@ func (g *Group) Commit(ctx context.Context, ops ...Op) (int64, error) {
 	m.state = memberLeft
 	if state == memberPending {
 		g.removeLocked(m)
-		return 0, internalError(fmt.Errorf("not committed: %w", context.Cause(ctx)))
+		cause := context.Cause(ctx)
+		return 0, &NotSentError{StatusError: apierrors.NewInternalError(fmt.Errorf("not committed: %w", cause)), cause: cause}
 	}
 	return 0, NewOutcomeUnknownError(fmt.Errorf("stopped waiting for the transaction: %w", context.Cause(ctx)))
 }

@@ -259,6 +259,22 @@ func IsOutcomeUnknown(err error) bool {
 	return errors.As(err, &unknown)
 }
 
+// NotSentError is a Commit error for ops that were never sent to etcd: the caller stopped
+// waiting while they were queued. Nothing was written, and nothing will be.
+type NotSentError struct {
+	*apierrors.StatusError
+	cause error
+}
+
+// Unwrap exposes both the StatusError and the cause to errors.Is and errors.As.
+func (e *NotSentError) Unwrap() []error { return []error{e.StatusError, e.cause} }
+
+// IsNotSent tells whether a Commit error says the ops were never sent.
+func IsNotSent(err error) bool {
+	var notSent *NotSentError
+	return errors.As(err, &notSent)
+}
+
 // Size is the number of bytes prepared ops count against etcd's request limit: every key is
 // compared and read back on failure, every value written.
 func Size(prepared []PreparedOp) int64 {

@@ -3,6 +3,8 @@ package streamwriter
 import (
 	"context"
 	"time"
+
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 )
 
 const (
@@ -11,7 +13,8 @@ const (
 	defaultTimeout = 30 * time.Second
 	// maxAnswerMargin is kept free at the end of a request's deadline, so that its answer is
 	// written before the apiserver's own timeout answers in its place — with a 504 that would
-	// not say what became of the change.
+	// not say what became of the change, or a reset stream. A request with a short timeout
+	// keeps a third of it.
 	maxAnswerMargin = time.Second
 )
 
@@ -54,7 +57,12 @@ func newRequest(ctx context.Context, change Change) *request {
 	if !ok {
 		deadline = now.Add(defaultTimeout)
 	}
-	margin := min(maxAnswerMargin, deadline.Sub(now)/4)
+	// The request's whole timeout counts from when the apiserver received it.
+	start := now
+	if received, ok := genericapirequest.ReceivedTimestampFrom(ctx); ok && received.Before(now) {
+		start = received
+	}
+	margin := min(maxAnswerMargin, deadline.Sub(start)/3)
 	return &request{ctx: ctx, change: change, answerBy: deadline.Add(-margin), done: make(chan error, 1)}
 }
 

@@ -303,6 +303,9 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 				// off a little, with jitter, so that replicas do not retry in lock step.
 				w.backoff(batch, time.Duration(rand.Int64N(int64(time.Millisecond)<<min(attempt, 6))))
 			}
+		case txn.IsNotSent(err):
+			// The members' time ran out while the transaction waited to be sent: nothing was
+			// written. The next round answers them "not recorded".
 		case txn.IsOutcomeUnknown(err):
 			// Whether it was applied, only a fresh read can tell; the next plan is computed
 			// on one, and finds the changes recorded if they were.
