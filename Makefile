@@ -23,7 +23,7 @@ GO_TEST_FLAGS ?=
 export IMAGE_APISERVER_BIN := $(abspath $(BIN)/image-apiserver)
 export REAL_BINARIES_DIR   := $(abspath $(BIN))
 
-.PHONY: all build run test verify unit test-integration tools update bench e2e image clean
+.PHONY: all build run test verify unit test-integration faults-short faults fuzz-short fuzz tools update bench e2e image clean
 
 all: build
 
@@ -56,16 +56,25 @@ verify: ## gofmt, go vet, go mod tidy and generated code are clean.
 unit: ## Unit tests (packages under pkg/ and cmd/).
 	go test $(GO_TEST_FLAGS) ./cmd/... ./pkg/...
 
-test-integration: build tools ## Integration tests: the real binary over HTTPS, real etcd, real kubectl.
+test-integration: build tools ## Integration tests: the real binary over HTTPS, real etcd, real kubectl (under the race detector).
 	# -count=1: the tests run binaries, which the test cache does not see change.
-	go test $(GO_TEST_FLAGS) -count=1 -timeout 20m ./test/integration/...
+	go test -race $(GO_TEST_FLAGS) -count=1 -timeout 20m ./test/integration/...
+
+faults-short: build tools ## The fault suite's short form: a few scenarios at concurrency 16 (part of make test).
+	go test $(GO_TEST_FLAGS) -count=1 -timeout 10m ./test/faults/
+
+faults: build tools ## Fault suite: every scenario at concurrency 16 and 64; the table is also written to _output/faults.md.
+	# go test hides a passing package's output without -v, hence the report file.
+	status=0; FAULTS=full FAULTS_REPORT=$(abspath $(OUTPUT))/faults.md \
+	  go test $(GO_TEST_FLAGS) -count=1 -timeout 40m ./test/faults/ || status=$$?; \
+	  cat $(OUTPUT)/faults.md 2>/dev/null || true; exit $$status
 
 e2e: build tools ## End-to-end: the binary aggregated behind a real kube-apiserver (test/e2e), driven with the real kubectl.
 	go vet -tags e2e ./test/e2e/
 	# -count=1: the tests run binaries, which the test cache does not see change.
 	go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 15m ./test/e2e/...
 
-test: verify unit test-integration e2e ## Everything CI runs.
+test: verify unit test-integration e2e faults-short ## Everything CI runs.
 
 bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
 	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/

@@ -13,6 +13,7 @@ import (
 
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 )
@@ -94,8 +95,9 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	}, nil
 }
 
-// mappingStorage wires ImageStreamMapping to an etcd transaction client of its own, reading
-// and writing keys exactly as the images and imagestreams stores do (ARCHITECTURE.md §5).
+// mappingStorage wires ImageStreamMapping to the stream writer. Its transactions go through an
+// etcd client of its own, reading and writing keys exactly as the images and imagestreams
+// stores do, and through one txn.Group, which the tag and import writes will share.
 func (c CompletedConfig) mappingStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) (*imagestreammapping.REST, error) {
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 	imageResource, err := txn.ResourceFor(images.Store, optsGetter)
@@ -116,16 +118,22 @@ func (c CompletedConfig) mappingStorage(server *genericapiserver.GenericAPIServe
 	}
 	server.RegisterDestroyFunc(func() { _ = client.Close() })
 	txn.RegisterMetrics()
+	streamwriter.RegisterMetrics()
 	imagestreammapping.RegisterMetrics()
 	hostnames := c.ExtraConfig.RegistryHostnames
-	return imagestreammapping.NewREST(imagestreammapping.Config{
-		Typer:               Scheme,
-		Txn:                 txn.New(client),
+	writer := streamwriter.New(streamwriter.Config{
+		Txn:                 txn.NewGroup(txn.New(client), txn.GroupOptions{}),
 		Streams:             streamResource,
 		Images:              imageResource,
-		ImageStrategy:       imageregistry.NewStrategy(Scheme),
+		ReadStream:          streamwriter.StoreReader(streams.Store),
 		StatusStrategy:      imagestream.NewStatusStrategy(imagestream.NewStrategy(Scheme, hostnames)),
 		Hostnames:           hostnames,
 		MaxImageStreamBytes: c.ExtraConfig.MaxImageStreamBytes,
+	})
+	return imagestreammapping.NewREST(imagestreammapping.Config{
+		Typer:         Scheme,
+		Writer:        writer,
+		ImageStrategy: imageregistry.NewStrategy(Scheme),
+		Hostnames:     hostnames,
 	}), nil
 }

@@ -1,14 +1,17 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/image-apiserver/image-apiserver/test/integration/framework"
@@ -286,13 +290,14 @@ func TestMappingIdempotencyAndHistory(t *testing.T) {
 }
 
 // TestMappingContention: 64 concurrent mappings to one stream, distinct tags and then one tag
-// with 64 images, all succeed, each image exactly once, newest first (decisions.md D7); then
-// the same with two server processes sharing one etcd.
+// with 64 images, all succeed, each image exactly once, newest first (D7); then the same with
+// two server processes sharing one etcd. Every subtest pushes images no one pushed before, so
+// the two replicas also race to create each image.
 func TestMappingContention(t *testing.T) {
 	etcd := framework.StartEtcd(t)
 	s1 := framework.StartServer(t, framework.Options{EtcdServers: etcd.URL})
 	s2 := framework.StartServer(t, framework.Options{EtcdServers: etcd.URL})
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name    string
 		servers []*framework.Server
 	}{{"one server", []*framework.Server{s1}}, {"two servers", []*framework.Server{s1, s2}}} {
@@ -307,10 +312,12 @@ func TestMappingContention(t *testing.T) {
 				t.Fatal(err)
 			}
 			const n = 64
+			pushed := map[string]bool{}
 			run := func(base int, tagOf func(i int) string) {
 				var wg sync.WaitGroup
 				errs := make(chan error, n)
 				for i := 0; i < n; i++ {
+					pushed[digestOf(base+i)] = true
 					wg.Add(1)
 					go func(i int) {
 						defer wg.Done()
@@ -327,7 +334,8 @@ func TestMappingContention(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			run(1000, func(i int) string { return fmt.Sprintf("t%d", i) })
+			base := 100000 * (i + 1)
+			run(base+1000, func(i int) string { return fmt.Sprintf("t%d", i) })
 			is, err := clients[0].ImageV1().ImageStreams(ns).Get(ctx, "hot", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -341,7 +349,7 @@ func TestMappingContention(t *testing.T) {
 				}
 			}
 
-			run(2000, func(int) string { return "same" })
+			run(base+2000, func(int) string { return "same" })
 			is, err = clients[0].ImageV1().ImageStreams(ns).Get(ctx, "hot", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -366,10 +374,55 @@ func TestMappingContention(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(images.Items) < 2*n {
-				t.Errorf("%d images stored, want at least %d", len(images.Items), 2*n)
+			stored := 0
+			for _, img := range images.Items {
+				if pushed[img.Name] {
+					stored++
+				}
+			}
+			if stored != 2*n {
+				t.Errorf("%d of this subtest's %d images stored, want every one exactly once", stored, 2*n)
 			}
 		})
+	}
+}
+
+// TestMappingOneImageIntoManyStreams: one image mapped into 32 streams at once — what
+// mirroring, promotion, `oc tag` fan-out and multi-arch pushes do — is 32 × 201, every time
+// (D14). The streams' transactions share the image's key, so they must never fail each other.
+func TestMappingOneImageIntoManyStreams(t *testing.T) {
+	s := framework.StartServer(t, framework.Options{})
+	ctx := testContext(t)
+	c := s.ImageClient(framework.ContentTypes[0])
+	const ns, streams = "fanout", 32
+	for i := 0; i < streams; i++ {
+		if _, err := c.ImageV1().ImageStreams(ns).Create(ctx, newStream(fmt.Sprintf("s%d", i)), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 5; round++ {
+		img := newImage(digestOf(40000 + round))
+		var wg sync.WaitGroup
+		errs := make(chan error, streams)
+		for i := 0; i < streams; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				if _, err := c.ImageV1().ImageStreamMappings(ns).Create(ctx, newMapping(fmt.Sprintf("s%d", i), "latest", img), metav1.CreateOptions{}); err != nil {
+					errs <- fmt.Errorf("round %d, stream s%d: %w", round, i, err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for i := 0; i < streams; i++ {
+			if h := history(t, c, ns, fmt.Sprintf("s%d", i), "latest"); len(h) != round+1 || h[0] != img.Name {
+				t.Fatalf("round %d, stream s%d: history %v", round, i, h)
+			}
+		}
 	}
 }
 
@@ -436,9 +489,9 @@ func TestMappingSizeGuard(t *testing.T) {
 	}
 	if code, body, _ := rawRequestAccept(t, s, "/metrics", "text/plain"); code != 200 ||
 		!strings.Contains(string(body), `openshift_image_apiserver_imagestreammappings_total{code="413"}`) ||
-		!strings.Contains(string(body), "openshift_image_apiserver_imagestreammapping_transaction_attempts_bucket") {
+		!strings.Contains(string(body), "openshift_image_apiserver_imagestream_write_attempts_bucket") {
 		t.Errorf("mapping metrics missing from /metrics")
-	} else if want := fmt.Sprintf("openshift_image_apiserver_imagestreammapping_transaction_attempts_count %d\n", sent); !strings.Contains(string(body), want) {
+	} else if want := fmt.Sprintf("openshift_image_apiserver_imagestream_write_attempts_count %d\n", sent); !strings.Contains(string(body), want) {
 		t.Errorf("metrics lack %q: one observation per mapping", strings.TrimSpace(want))
 	}
 }
@@ -475,41 +528,153 @@ func TestMappingRawRegistryRequest(t *testing.T) {
 	}
 }
 
-// TestMappingWithEtcdDown: with etcd stopped mid-flight, a mapping fails with a retryable
-// Status (never 201, never a hang); once etcd is back, neither its image nor its tag event
-// exists, and the same mapping then succeeds (decisions.md D6).
+// TestMappingWithEtcdDown kills etcd while a load of mappings is in flight. No request hangs:
+// each is answered 201, or 429, 503 or 504 with Retry-After (never a 500). Once etcd is back,
+// every 201 is recorded with its image, no answer that says "not recorded" was recorded, and
+// no image lacks its tag event (D6, D14).
 func TestMappingWithEtcdDown(t *testing.T) {
 	etcd := framework.StartEtcd(t)
 	s := framework.StartServer(t, framework.Options{EtcdServers: etcd.URL})
 	c := s.ImageClient(framework.ContentTypes[0])
 	ctx := testContext(t)
-	if _, err := c.ImageV1().ImageStreams("down").Create(ctx, newStream("app"), metav1.CreateOptions{}); err != nil {
+	const ns, workers = "down", 16
+	for i := 0; i < workers/2; i++ {
+		if _, err := c.ImageV1().ImageStreams(ns).Create(ctx, newStream(fmt.Sprintf("own%d", i)), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.ImageV1().ImageStreams(ns).Create(ctx, newStream("hot"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	img := newImage(digestOf(9000))
+	httpClient, err := rest.HTTPClientFor(s.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No hang: a request that has no answer after 40 s fails the test. Raw requests, so that
+	// client-go's retries do not hide any answer.
+	httpClient.Timeout = 40 * time.Second
+
+	type outcome struct {
+		stream, digest string
+		code           int
+		body           string
+		retryAfter     string
+		err            error
+	}
+	var (
+		mu        sync.Mutex
+		outcomes  []outcome
+		ok        atomic.Int32
+		killed    atomic.Bool
+		afterKill [workers]atomic.Int32
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			stream := "hot"
+			if w%2 == 0 {
+				stream = fmt.Sprintf("own%d", w/2)
+			}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				img := newImage(digestOf(60000 + w*10000 + i))
+				body, _ := json.Marshal(newMapping(stream, "v1", img))
+				o := outcome{stream: stream, digest: img.Name}
+				wasKilled := killed.Load()
+				resp, err := httpClient.Post(s.URL+"/apis/image.openshift.io/v1/namespaces/"+ns+"/imagestreammappings", "application/json", bytes.NewReader(body))
+				if err != nil {
+					o.err = err
+				} else {
+					data, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					o.code, o.body, o.retryAfter = resp.StatusCode, string(data), resp.Header.Get("Retry-After")
+				}
+				mu.Lock()
+				outcomes = append(outcomes, o)
+				mu.Unlock()
+				if o.code == http.StatusCreated {
+					ok.Add(1)
+				}
+				if wasKilled {
+					afterKill[w].Add(1)
+				}
+			}
+		}(w)
+	}
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) { return cond(), nil }); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	poll("mappings to succeed", func() bool { return ok.Load() >= 100 })
+	killed.Store(true)
 	etcd.Kill()
-	// A raw POST: client-go would honour Retry-After and retry by itself until etcd is back.
-	body, _ := json.Marshal(newMapping("app", "v1", img))
-	started := time.Now()
-	code, reply, header := rawRequest(t, s, "POST", "/apis/image.openshift.io/v1/namespaces/down/imagestreammappings", "application/json", body)
-	if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || !strings.Contains(string(reply), `"kind":"imagestreammappings"`) {
-		t.Errorf("etcd down: %d %s (Retry-After %q); want 503 with Retry-After and details", code, reply, header.Get("Retry-After"))
-	}
-	t.Logf("answered %d after %s", code, time.Since(started).Round(time.Millisecond))
+	poll("every worker to be answered while etcd is down", func() bool {
+		for w := range afterKill {
+			if afterKill[w].Load() < 1 {
+				return false
+			}
+		}
+		return true
+	})
 	etcd.Start(t)
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := c.ImageV1().ImageStreams("down").Get(ctx, "app", metav1.GetOptions{})
-		return err == nil, nil
-	}); err != nil {
-		t.Fatalf("server did not recover after etcd restarted: %v", err)
+	okBefore := ok.Load()
+	poll("mappings to succeed again after etcd restarted", func() bool { return ok.Load() >= okBefore+50 })
+	close(stop)
+	wg.Wait()
+
+	images, err := c.ImageV1().Images().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := c.ImageV1().Images().Get(ctx, img.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("the failed mapping left its image: %v", err)
+	stored := map[string]bool{}
+	for _, img := range images.Items {
+		stored[img.Name] = true
 	}
-	if h := history(t, c, "down", "app", "v1"); len(h) != 0 {
-		t.Errorf("the failed mapping left history %v", h)
+	recorded := map[string]bool{}
+	for _, name := range append([]string{"hot"}, func() []string {
+		var own []string
+		for i := 0; i < workers/2; i++ {
+			own = append(own, fmt.Sprintf("own%d", i))
+		}
+		return own
+	}()...) {
+		for _, digest := range history(t, c, ns, name, "v1") {
+			recorded[name+"@"+digest] = true
+		}
 	}
-	if _, err := c.ImageV1().ImageStreamMappings("down").Create(ctx, newMapping("app", "v1", img), metav1.CreateOptions{}); err != nil {
-		t.Errorf("after recovery: %v", err)
+	codes := map[int]int{}
+	for _, o := range outcomes {
+		codes[o.code]++
+		in := recorded[o.stream+"@"+o.digest]
+		switch {
+		case o.err != nil:
+			t.Errorf("no answer: %v", o.err)
+		case o.code == http.StatusCreated:
+			if !in || !stored[o.digest] {
+				t.Errorf("answered 201 but not recorded: %s in %s (event %v, image %v)", o.digest, o.stream, in, stored[o.digest])
+			}
+		case o.code != http.StatusTooManyRequests && o.code != http.StatusServiceUnavailable && o.code != http.StatusGatewayTimeout:
+			t.Errorf("answer %d, want 201, 429, 503 or 504: %s", o.code, o.body)
+		case o.retryAfter == "" || !strings.Contains(o.body, `"kind":"imagestreammappings"`):
+			t.Errorf("answer %d without Retry-After or details: %s", o.code, o.body)
+		case !strings.Contains(o.body, "may have been recorded") && (in || stored[o.digest]):
+			t.Errorf("answered %d \"not recorded\" but recorded: %s in %s: %s", o.code, o.digest, o.stream, o.body)
+		}
+		if stored[o.digest] && !in {
+			t.Errorf("image %s is stored without its tag event in %s", o.digest, o.stream)
+		}
+	}
+	t.Logf("answers by code: %v (transport errors under 0)", codes)
+	if codes[http.StatusServiceUnavailable]+codes[http.StatusGatewayTimeout]+codes[http.StatusTooManyRequests] == 0 {
+		t.Error("no request was answered while etcd was down: the test did not exercise the fault")
 	}
 }

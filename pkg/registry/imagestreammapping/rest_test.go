@@ -3,6 +3,7 @@ package imagestreammapping_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,13 +12,16 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
+	"github.com/image-apiserver/image-apiserver/pkg/panics"
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/registrytest"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
@@ -25,69 +29,49 @@ import (
 
 const ns = "faults"
 
-// hookedTxn is the real etcd implementation with a hook before each Commit, where a test plays
-// the concurrent writer that makes the guard fail.
+// hookedTxn is the real etcd committer with a hook before each transaction, where a test
+// plays the concurrent writer that makes the guard fail, or holds a transaction.
 type hookedTxn struct {
-	txn.Interface
+	txn.PreparedCommitter
 	commits      atomic.Int32
 	beforeCommit func(attempt int)
 }
 
-func (h *hookedTxn) Commit(ctx context.Context, ops ...txn.Op) (int64, error) {
+func (h *hookedTxn) CommitPrepared(ctx context.Context, prepared []txn.PreparedOp) (int64, error) {
 	n := int(h.commits.Add(1))
 	if h.beforeCommit != nil {
 		h.beforeCommit(n)
 	}
-	return h.Interface.Commit(ctx, ops...)
+	return h.PreparedCommitter.CommitPrepared(ctx, prepared)
 }
 
 type fixture struct {
 	rest    *imagestreammapping.REST
+	writer  *streamwriter.Writer
 	txn     *hookedTxn
 	streams *imagestream.REST
 	images  *imageregistry.REST
 }
 
 // newFixture wires the mapping REST exactly as the server does, on a real etcd.
-func newFixture(t testing.TB, configure ...func(*imagestreammapping.Config)) *fixture {
+func newFixture(t testing.TB, configure ...func(*imagestreammapping.Config, *streamwriter.Config)) *fixture {
 	t.Helper()
-	storage := registrytest.NewStorage(t)
-	images, err := imageregistry.NewREST(apiserver.Scheme, storage)
-	if err != nil {
-		t.Fatal(err)
+	env := registrytest.NewStreamEnv(t)
+	hooked := &hookedTxn{PreparedCommitter: env.Txn}
+	wcfg := streamwriter.Config{
+		Txn: txn.NewGroup(hooked, txn.GroupOptions{}), Streams: env.StreamRes, Images: env.ImageRes,
+		ReadStream:          streamwriter.StoreReader(env.Streams.Store),
+		StatusStrategy:      env.StatusStrategy(),
+		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 	}
-	streams, _, err := imagestream.NewREST(apiserver.Scheme, storage, imagestream.RegistryHostnames{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { images.Destroy(); streams.Destroy() })
-	imageRes, err := txn.ResourceFor(images.Store, storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	streamRes, err := txn.ResourceFor(streams.Store, storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := txn.NewClient(context.Background(), storage.Config.Transport)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	hooked := &hookedTxn{Interface: txn.New(client)}
-	cfg := imagestreammapping.Config{
-		Typer: apiserver.Scheme, Txn: hooked, Streams: streamRes, Images: imageRes,
-		ImageStrategy:  imageregistry.NewStrategy(apiserver.Scheme),
-		StatusStrategy: imagestream.NewStatusStrategy(imagestream.NewStrategy(apiserver.Scheme, imagestream.RegistryHostnames{})),
-	}
+	cfg := imagestreammapping.Config{Typer: apiserver.Scheme, ImageStrategy: imageregistry.NewStrategy(apiserver.Scheme)}
 	for _, c := range configure {
-		c(&cfg)
+		c(&cfg, &wcfg)
 	}
-	r := imagestreammapping.NewREST(cfg)
-	f := &fixture{rest: r, txn: hooked, streams: streams, images: images}
-	if _, err := streams.Create(nsContext(), &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}, nil, &metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	writer := streamwriter.New(wcfg)
+	cfg.Writer = writer
+	f := &fixture{rest: imagestreammapping.NewREST(cfg), writer: writer, txn: hooked, streams: env.Streams, images: env.Images}
+	env.CreateStream(t, ns, "app")
 	return f
 }
 
@@ -142,7 +126,7 @@ func (f *fixture) relabel(t testing.TB, value string) {
 	}
 }
 
-// decisions.md D6/D7: a guard lost to a concurrent writer is recomputed on the fresh stream;
+// D6, D7: a guard lost to a concurrent writer is recomputed on the fresh stream;
 // the other writer's change survives and the mapping is recorded once.
 func TestGuardLostToConcurrentWriter(t *testing.T) {
 	f := newFixture(t)
@@ -184,7 +168,7 @@ func TestStreamDeletedMeanwhile(t *testing.T) {
 }
 
 // The image is created by someone else between the read and the commit: the retry tags the
-// existing image and never modifies it (spec §6 step 5).
+// existing image and never modifies it: a mapping never changes an existing Image.
 func TestImageCreatedMeanwhile(t *testing.T) {
 	f := newFixture(t)
 	f.txn.beforeCommit = func(attempt int) {
@@ -210,8 +194,9 @@ func TestImageCreatedMeanwhile(t *testing.T) {
 	}
 }
 
-// decisions.md D7: when every attempt loses its guard until the deadline, the answer is 429
-// with Retry-After, and nothing of the mapping is written.
+// D7: when every attempt loses its guard until the deadline, the answer is retryable, with
+// Retry-After: 429 "not recorded" when the deadline comes between attempts, 504 "may have been
+// recorded" when it comes while an attempt is in flight. Nothing of the mapping is written.
 func TestDeadlineExhausted(t *testing.T) {
 	f := newFixture(t)
 	var writes atomic.Int32
@@ -219,14 +204,14 @@ func TestDeadlineExhausted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(nsContext(), 1500*time.Millisecond)
 	defer cancel()
 	err := f.create(ctx, mappingOf("v1", 4))
-	if !apierrors.IsTooManyRequests(err) {
-		t.Fatalf("got %v, want 429", err)
+	if !apierrors.IsTooManyRequests(err) && !(apierrors.IsTimeout(err) && strings.Contains(err.Error(), "may have been recorded")) {
+		t.Fatalf("got %v, want 429 or 504", err)
 	}
 	if d, ok := apierrors.SuggestsClientDelay(err); !ok || d < 1 {
 		t.Errorf("no Retry-After in %v", err)
 	}
 	if f.imageExists(t, 4) || len(f.stream(t).Status.Tags) != 0 {
-		t.Error("a 429 mapping left the image or a tag event behind")
+		t.Error("a mapping that never won its guard left the image or a tag event behind")
 	}
 }
 
@@ -276,27 +261,26 @@ func BenchmarkCreate(b *testing.B) {
 	}
 }
 
-// decisions.md D8 with coalescing: when a batch together would pass the size limit, its
+// D8 with coalescing: when a batch together would pass the size limit, its
 // members are retried one by one, so those that fit are recorded and only the rest get 413.
 func TestOversizedBatchSplits(t *testing.T) {
 	// An empty stream is about 150 bytes and each event about 180: one or two more fit, ten not.
-	f := newFixture(t, func(c *imagestreammapping.Config) { c.MaxImageStreamBytes = 600 })
+	f := newFixture(t, func(_ *imagestreammapping.Config, c *streamwriter.Config) { c.MaxImageStreamBytes = 600 })
 	// Hold the first commit until the other ten mappings are queued behind it, so that they
 	// form one batch.
-	release := make(chan struct{})
-	var once sync.Once
-	f.txn.beforeCommit = func(int) { once.Do(func() { <-release }) }
+	held, release := f.holdFirstCommit()
 	errs := make(chan error, 11)
 	go func() { errs <- f.create(nsContext(), mappingOf("first", 300)) }()
+	<-held
 	for i := 0; i < 10; i++ {
 		go func(i int) { errs <- f.create(nsContext(), mappingOf(fmt.Sprintf("t%d", i), 301+i)) }(i)
 	}
 	if err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		return imagestreammapping.Queued(f.rest, ns, "app") == 10, nil
+		return f.writer.Queued(ns, "app") == 10, nil
 	}); err != nil {
 		t.Fatalf("mappings did not queue: %v", err)
 	}
-	close(release)
+	release()
 	var ok, tooLarge int
 	for i := 0; i < 11; i++ {
 		switch err := <-errs; {
@@ -316,5 +300,163 @@ func TestOversizedBatchSplits(t *testing.T) {
 	// recorded.
 	if ok < 2 || tooLarge == 0 || recorded != ok {
 		t.Errorf("%d recorded, %d ok, %d too large: want the first and at least one queued mapping recorded, the rest refused", recorded, ok, tooLarge)
+	}
+}
+
+// holdFirstCommit holds the first transaction until release is called; held is closed once it
+// is held, so that mappings sent after it queue behind it and form one batch.
+func (f *fixture) holdFirstCommit() (held <-chan struct{}, release func()) {
+	h, r := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.txn.beforeCommit = func(attempt int) {
+		if attempt == 1 {
+			close(h)
+			<-r
+		}
+	}
+	return h, func() { once.Do(func() { close(r) }) }
+}
+
+func (f *fixture) createAsync(ctx context.Context, m *imagev1.ImageStreamMapping) <-chan error {
+	errs := make(chan error, 1)
+	go func() { errs <- f.create(ctx, m) }()
+	return errs
+}
+
+// D14: one image mapped into 32 streams at once, repeated, is 32 successes every
+// time.
+func TestOneImageIntoManyStreams(t *testing.T) {
+	f := newFixture(t)
+	const streams = 32
+	for i := 0; i < streams; i++ {
+		if _, err := f.streams.Create(nsContext(), &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s%d", i), Namespace: ns}}, nil, &metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		var answers []<-chan error
+		for i := 0; i < streams; i++ {
+			m := mappingOf("latest", 500+round)
+			m.Name = fmt.Sprintf("s%d", i)
+			answers = append(answers, f.createAsync(nsContext(), m))
+		}
+		for i, a := range answers {
+			if err := <-a; err != nil {
+				t.Errorf("round %d, stream s%d: %v", round, i, err)
+			}
+		}
+	}
+}
+
+// panickyStatus is the status strategy, panicking on a stream that has a tag named "boom".
+type panickyStatus struct{ rest.RESTUpdateStrategy }
+
+func (p panickyStatus) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	for _, tl := range obj.(*imagev1.ImageStream).Status.Tags {
+		if tl.Tag == "boom" {
+			panic("the strategy panics on tag boom")
+		}
+	}
+	p.RESTUpdateStrategy.PrepareForUpdate(ctx, obj, old)
+}
+
+// D14: a panic in the strategy while a batch is planned, in the batch's goroutine, reaches
+// only the mapping that causes it, as a 500; its batch-mates commit and the server goes on.
+func TestPanicInBatchIsOwn(t *testing.T) {
+	f := newFixture(t, func(_ *imagestreammapping.Config, c *streamwriter.Config) {
+		c.StatusStrategy = panickyStatus{c.StatusStrategy}
+	})
+	held, release := f.holdFirstCommit()
+	first := f.createAsync(nsContext(), mappingOf("first", 600))
+	<-held
+	var good []<-chan error
+	for i := 0; i < 4; i++ {
+		good = append(good, f.createAsync(nsContext(), mappingOf(fmt.Sprintf("t%d", i), 601+i)))
+	}
+	boom := f.createAsync(nsContext(), mappingOf("boom", 610))
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return f.writer.Queued(ns, "app") == 5, nil
+	}); err != nil {
+		t.Fatalf("mappings did not queue: %v", err)
+	}
+	release()
+	for _, a := range append(good, first) {
+		if err := <-a; err != nil {
+			t.Errorf("a mapping failed because of another's panic: %v", err)
+		}
+	}
+	if err := <-boom; !apierrors.IsInternalError(err) || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("the panicking mapping: %v, want its own 500", err)
+	}
+	if f.imageExists(t, 610) {
+		t.Error("the panicking mapping wrote its image")
+	}
+	if err := f.create(nsContext(), mappingOf("later", 620)); err != nil {
+		t.Errorf("mapping after the panic: %v", err)
+	}
+	if n := len(f.stream(t).Status.Tags); n != 6 {
+		t.Errorf("%d tags recorded, want 6 (first, four others, later)", n)
+	}
+}
+
+// panickyImages is the image strategy, panicking on one image.
+type panickyImages struct {
+	rest.RESTCreateStrategy
+	name string
+}
+
+func (p panickyImages) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	if obj.(*imagev1.Image).Name == p.name {
+		panic("the image strategy panics")
+	}
+	p.RESTCreateStrategy.PrepareForCreate(ctx, obj)
+}
+
+// A panic while a mapping is validated, in its own goroutine, is its 500; nothing is written.
+func TestPanicWhileValidating(t *testing.T) {
+	f := newFixture(t, func(c *imagestreammapping.Config, _ *streamwriter.Config) {
+		c.ImageStrategy = panickyImages{RESTCreateStrategy: c.ImageStrategy, name: digest(700)}
+	})
+	if err := f.create(nsContext(), mappingOf("v1", 700)); !panics.Is(err) || !apierrors.IsInternalError(err) {
+		t.Errorf("panicking validation: %v, want a 500", err)
+	}
+	if err := f.create(nsContext(), mappingOf("v1", 701)); err != nil {
+		t.Errorf("mapping after the panic: %v", err)
+	}
+	if f.imageExists(t, 700) || len(f.stream(t).Status.Tags[0].Items) != 1 {
+		t.Error("the panicking mapping wrote something")
+	}
+}
+
+// D14: a mapping with a short deadline (?timeout=) that comes while it waits behind a
+// transaction gets 429 "not recorded" and is never recorded; its batch-mates with longer
+// deadlines are not cut short.
+func TestShortDeadlineInBatch(t *testing.T) {
+	f := newFixture(t)
+	held, release := f.holdFirstCommit()
+	first := f.createAsync(nsContext(), mappingOf("first", 800))
+	<-held
+	short, cancel := context.WithTimeout(nsContext(), 300*time.Millisecond)
+	defer cancel()
+	shortAnswer := f.createAsync(short, mappingOf("short", 801))
+	long := f.createAsync(nsContext(), mappingOf("long", 802))
+	if err := <-shortAnswer; !apierrors.IsTooManyRequests(err) || !strings.Contains(err.Error(), "not recorded") {
+		t.Errorf("short deadline: %v, want 429 not recorded", err)
+	} else if se := err.(apierrors.APIStatus).Status(); se.Details == nil || se.Details.Kind != "imagestreammappings" || se.Details.Name != "app" {
+		t.Errorf("D9: details %+v", se.Details)
+	}
+	release()
+	for _, a := range []<-chan error{first, long} {
+		if err := <-a; err != nil {
+			t.Errorf("a mapping failed because of another's deadline: %v", err)
+		}
+	}
+	if f.imageExists(t, 801) {
+		t.Error("the mapping answered \"not recorded\" wrote its image")
+	}
+	for _, tl := range f.stream(t).Status.Tags {
+		if tl.Tag == "short" {
+			t.Errorf("the mapping answered \"not recorded\" wrote its tag event")
+		}
 	}
 }

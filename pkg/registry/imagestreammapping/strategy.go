@@ -1,5 +1,5 @@
 // Package imagestreammapping implements POST imagestreammappings: create the Image if it is
-// new and record it in the stream's tag history, in one etcd transaction (decisions.md D6).
+// new and record it in the stream's tag history, in one etcd transaction (D6).
 package imagestreammapping
 
 import (
@@ -33,11 +33,12 @@ func NewStrategy(typer runtime.ObjectTyper, hostnames imagestream.RegistryHostna
 // NamespaceScoped is true: a mapping names a stream in the request's namespace.
 func (Strategy) NamespaceScoped() bool { return true }
 
-// PrepareForCreate defaults the image name and reference and drops signatures (spec §6 step 2).
+// PrepareForCreate defaults the image name and reference and drops signatures, as OpenShift
+// does: a mapping never carries signatures into the image.
 func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	ism := obj.(*imagev1.ImageStreamMapping)
 	img := &ism.Image
-	// decisions.md D1: the documentation's example has no image name; a digest reference
+	// D1: the documentation's example has no image name; a digest reference
 	// names the image unambiguously, so use it.
 	if img.Name == "" && img.GenerateName == "" {
 		if ref, err := reference.Parse(img.DockerImageReference); err == nil && reference.IsValidDigest(ref.ID) {
@@ -49,11 +50,12 @@ func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 			img.DockerImageReference = repo + "@" + img.Name
 		}
 	}
-	// Signatures are only managed through images and imagesignatures (spec §6 step 2).
+	// Signatures are only managed through images and imagesignatures.
 	img.Signatures = nil
 }
 
-// Validate checks the mapping and its image (spec §6 step 3; decisions.md D2–D5).
+// Validate checks the mapping and its image: stream name, tag, image name and reference
+// (D2–D5).
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	return validation.ValidateImageStreamMapping(obj.(*imagev1.ImageStreamMapping))
 }

@@ -62,7 +62,7 @@ func WithMaxRequestBytes(n int64) Option {
 
 // New returns the etcd implementation of Interface. The client must reach the etcd the
 // Resources' Stores use.
-func New(client *clientv3.Client, opts ...Option) Interface {
+func New(client *clientv3.Client, opts ...Option) PreparedCommitter {
 	e := &etcdTxn{client: client, maxRequestBytes: DefaultMaxRequestBytes}
 	for _, o := range opts {
 		o(e)
@@ -75,7 +75,7 @@ type etcdTxn struct {
 	maxRequestBytes int64
 }
 
-var _ Interface = &etcdTxn{}
+var _ PreparedCommitter = &etcdTxn{}
 
 // Get implements Interface.
 func (e *etcdTxn) Get(ctx context.Context, r *Resource, namespace, name string, into runtime.Object) (int64, error) {
@@ -100,14 +100,19 @@ func (e *etcdTxn) Get(ctx context.Context, r *Resource, namespace, name string, 
 	return kv.ModRevision, nil
 }
 
-// Commit implements Interface: If(ModRevision(key) == Revision for every op) Then(put every
-// written value) Else(get every key), so a conflict costs no extra round trip.
+// Commit implements Interface.
 func (e *etcdTxn) Commit(ctx context.Context, ops ...Op) (int64, error) {
 	prepared, err := Prepare(ctx, e.maxRequestBytes, ops)
 	if err != nil {
 		recordCommit(err)
 		return 0, err
 	}
+	return e.CommitPrepared(ctx, prepared)
+}
+
+// CommitPrepared implements PreparedCommitter: If(ModRevision(key) == Revision for every op)
+// Then(put every written value) Else(get every key), so a conflict costs no extra round trip.
+func (e *etcdTxn) CommitPrepared(ctx context.Context, prepared []PreparedOp) (int64, error) {
 	cmps := make([]clientv3.Cmp, 0, len(prepared))
 	puts := make([]clientv3.Op, 0, len(prepared))
 	gets := make([]clientv3.Op, 0, len(prepared))
@@ -127,7 +132,9 @@ func (e *etcdTxn) Commit(ctx context.Context, ops ...Op) (int64, error) {
 		etcd3metrics.RecordEtcdRequest("txn", gr, err, start)
 	}
 	if err != nil {
-		err = internalError(fmt.Errorf("etcd transaction: %w", err))
+		// The request may have reached etcd and been applied before the error (a timeout, a
+		// lost connection, a leader change): only a later read can tell.
+		err = NewOutcomeUnknownError(fmt.Errorf("etcd transaction: %w", err))
 		recordCommit(err)
 		return 0, err
 	}

@@ -29,6 +29,16 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"group", "resource"})
 
+	// groupSizes shows how much Group saves: callers per etcd transaction.
+	groupSizes = metrics.NewHistogram(&metrics.HistogramOpts{
+		Namespace:      metricsNamespace,
+		Subsystem:      "txn",
+		Name:           "group_size",
+		Help:           "Number of callers whose writes shared one etcd transaction.",
+		Buckets:        []float64{1, 2, 4, 8, 16, 32, 64},
+		StabilityLevel: metrics.ALPHA,
+	})
+
 	registerOnce sync.Once
 )
 
@@ -37,7 +47,7 @@ var (
 // called the metrics are not recorded.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(commitsTotal, conflictsTotal)
+		legacyregistry.MustRegister(commitsTotal, conflictsTotal, groupSizes)
 	})
 }
 

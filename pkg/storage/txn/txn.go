@@ -1,7 +1,8 @@
 // Package txn writes several objects of different resources in one etcd transaction, exactly
-// as their genericregistry.Store would write each of them (ARCHITECTURE.md §5). An
-// ImageStreamMapping uses it to create an Image and update its ImageStream's status
-// atomically (decisions.md D6): either both are written or nothing is.
+// as their genericregistry.Store would write each of them: same key, codec, value transformer
+// and resourceVersion semantics. An ImageStreamMapping uses it to create an Image and update
+// its ImageStream's status atomically (D6): either both are written or nothing is. Group
+// merges the transactions of concurrent callers into fewer etcd transactions.
 //
 // Writes go around the Store on purpose: no admission, no managedFields update, no store
 // hooks. Keys, codec, value transformer and resourceVersion semantics are the Store's own, so
@@ -45,6 +46,10 @@ type Op struct {
 }
 
 // Interface reads single objects and commits several writes atomically.
+//
+// Every Commit error says whether the transaction may have been applied: IsOutcomeUnknown is
+// true when etcd was asked but did not answer (unreachable, timed out); for every other
+// error nothing was written.
 type Interface interface {
 	// Get reads an object directly from storage (linearizable, undecorated: no
 	// Store.Decorator runs) into into, with its resourceVersion set, and returns the key's
@@ -57,9 +62,18 @@ type Interface interface {
 	Commit(ctx context.Context, ops ...Op) (rev int64, err error)
 }
 
+// PreparedCommitter is an Interface that can also commit ops already checked and encoded by
+// Prepare. Group uses it so that each caller's ops are prepared, and fail, on their own.
+type PreparedCommitter interface {
+	Interface
+	// CommitPrepared is Commit without the Prepare step: every op's compare, every written
+	// value, one transaction. It does not check the size limit.
+	CommitPrepared(ctx context.Context, prepared []PreparedOp) (rev int64, err error)
+}
+
 // ConflictError is returned by Commit when a compare failed. It is a 409 Conflict StatusError
 // about the first failed op and carries the state of every failed op, read in the same round
-// trip, so callers can recompute without reading again (decisions.md D7).
+// trip, so callers can recompute without reading again (D7).
 type ConflictError struct {
 	*apierrors.StatusError
 	// Conflicts are the failed ops in the order they were given.
@@ -136,7 +150,6 @@ func Prepare(ctx context.Context, maxRequestBytes int64, ops []Op) ([]PreparedOp
 	}
 	prepared := make([]PreparedOp, 0, len(ops))
 	seen := make(map[string]bool, len(ops))
-	var size int64
 	for i, op := range ops {
 		if op.Resource == nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("transaction op %d has no resource", i))
@@ -155,8 +168,6 @@ func Prepare(ctx context.Context, maxRequestBytes int64, ops []Op) ([]PreparedOp
 		}
 		seen[key] = true
 		p := PreparedOp{Op: op, Key: key}
-		// Every key is compared and, on failure, read back.
-		size += 2 * int64(len(key))
 		if op.Obj != nil {
 			if err := checkObject(op); err != nil {
 				return nil, apierrors.NewInternalError(fmt.Errorf("transaction op %d: %w", i, err))
@@ -164,11 +175,10 @@ func Prepare(ctx context.Context, maxRequestBytes int64, ops []Op) ([]PreparedOp
 			if p.Value, err = op.Resource.Encode(ctx, key, op.Obj); err != nil {
 				return nil, err
 			}
-			size += int64(len(key) + len(p.Value))
 		}
 		prepared = append(prepared, p)
 	}
-	if maxRequestBytes > 0 && size > maxRequestBytes {
+	if size := Size(prepared); maxRequestBytes > 0 && size > maxRequestBytes {
 		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
 			"the storage transaction would be %d bytes, over the limit of %d bytes: %s", size, maxRequestBytes, describe(prepared)))
 	}
@@ -220,6 +230,62 @@ func SetRevisions(prepared []PreparedOp, rev int64) error {
 		}
 	}
 	return nil
+}
+
+// OutcomeUnknownError is a Commit error after which the transaction may or may not have been
+// applied: etcd was asked, but the answer did not arrive (the cluster is unreachable, lost its
+// leader, or the wait timed out). Revision guards make a retry of the same change safe: if the
+// first attempt was applied, the retry's guard fails and the caller sees the applied state.
+type OutcomeUnknownError struct {
+	*apierrors.StatusError
+	cause error
+}
+
+// Unwrap exposes both the StatusError and the cause to errors.Is and errors.As.
+func (e *OutcomeUnknownError) Unwrap() []error { return []error{e.StatusError, e.cause} }
+
+// NewOutcomeUnknownError wraps the reason a transaction's outcome is not known.
+func NewOutcomeUnknownError(cause error) *OutcomeUnknownError {
+	return &OutcomeUnknownError{
+		StatusError: apierrors.NewInternalError(fmt.Errorf("the transaction may or may not have been applied: %w", cause)),
+		cause:       cause,
+	}
+}
+
+// IsOutcomeUnknown tells whether a Commit error leaves open whether the transaction was
+// applied.
+func IsOutcomeUnknown(err error) bool {
+	var unknown *OutcomeUnknownError
+	return errors.As(err, &unknown)
+}
+
+// NotSentError is a Commit error for ops that were never sent to etcd: the caller stopped
+// waiting while they were queued. Nothing was written, and nothing will be.
+type NotSentError struct {
+	*apierrors.StatusError
+	cause error
+}
+
+// Unwrap exposes both the StatusError and the cause to errors.Is and errors.As.
+func (e *NotSentError) Unwrap() []error { return []error{e.StatusError, e.cause} }
+
+// IsNotSent tells whether a Commit error says the ops were never sent.
+func IsNotSent(err error) bool {
+	var notSent *NotSentError
+	return errors.As(err, &notSent)
+}
+
+// Size is the number of bytes prepared ops count against etcd's request limit: every key is
+// compared and read back on failure, every value written.
+func Size(prepared []PreparedOp) int64 {
+	var size int64
+	for _, p := range prepared {
+		size += 2 * int64(len(p.Key))
+		if p.Obj != nil {
+			size += int64(len(p.Key) + len(p.Value))
+		}
+	}
+	return size
 }
 
 // statusCause is a 500 StatusError that still unwraps to its cause, so callers can tell

@@ -32,7 +32,7 @@ type fakeKV struct {
 	modRevision int64
 }
 
-var _ txn.Interface = &Fake{}
+var _ txn.PreparedCommitter = &Fake{}
 
 // NewFake returns an empty Fake at revision 1, where a new etcd starts.
 func NewFake() *Fake {
@@ -106,7 +106,25 @@ func (f *Fake) Commit(ctx context.Context, ops ...txn.Op) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return f.commitPrepared(ctx, prepared)
+}
 
+// CommitPrepared implements txn.PreparedCommitter. The BeforeCommit hook sees the ops.
+func (f *Fake) CommitPrepared(ctx context.Context, prepared []txn.PreparedOp) (int64, error) {
+	f.mu.Lock()
+	hook := f.before
+	f.mu.Unlock()
+	if hook != nil {
+		ops := make([]txn.Op, len(prepared))
+		for i, p := range prepared {
+			ops[i] = p.Op
+		}
+		hook(ctx, ops)
+	}
+	return f.commitPrepared(ctx, prepared)
+}
+
+func (f *Fake) commitPrepared(ctx context.Context, prepared []txn.PreparedOp) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	injected := f.failNext > 0

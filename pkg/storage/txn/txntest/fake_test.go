@@ -6,54 +6,20 @@ import (
 	"testing"
 
 	imagev1 "github.com/openshift/api/image/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage/storagebackend"
 
-	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn/txntest"
 )
 
-// resources builds the images and imagestreams Resources with the server's storage codec
-// and key layout, without a Store or etcd.
-func resources(t *testing.T) txntest.Fixtures {
-	t.Helper()
-	codec, _, err := apiserver.StorageCodec()
-	if err != nil {
-		t.Fatalf("storage codec: %v", err)
-	}
-	build := func(resource string, namespaced bool, newFunc func() runtime.Object) *txn.Resource {
-		gr := imagev1.Resource(resource)
-		r, err := txn.NewResource(txn.ResourceConfig{
-			GroupResource:   gr,
-			NamespaceScoped: namespaced,
-			RESTOptions: generic.RESTOptions{
-				StorageConfig:  &storagebackend.ConfigForResource{Config: storagebackend.Config{Prefix: "/registry", Codec: codec}, GroupResource: gr},
-				ResourcePrefix: gr.Group + "/" + gr.Resource,
-			},
-			NewFunc: newFunc,
-		})
-		if err != nil {
-			t.Fatalf("NewResource(%s): %v", gr, err)
-		}
-		return r
-	}
-	return txntest.Fixtures{
-		Images:       build("images", false, func() runtime.Object { return &imagev1.Image{} }),
-		ImageStreams: build("imagestreams", true, func() runtime.Object { return &imagev1.ImageStream{} }),
-	}
-}
-
 func TestFakeConformance(t *testing.T) {
 	txntest.RunConformance(t, func(t *testing.T) (txn.Interface, txntest.Fixtures) {
-		return txntest.NewFake(), resources(t)
+		return txntest.NewFake(), txntest.FakeFixtures(t)
 	})
 }
 
 func TestFakeKey(t *testing.T) {
-	fx := resources(t)
+	fx := txntest.FakeFixtures(t)
 	tests := []struct {
 		name     string
 		resource *txn.Resource
@@ -80,7 +46,7 @@ func TestFakeKey(t *testing.T) {
 }
 
 func TestFakeInjectedConflicts(t *testing.T) {
-	fx := resources(t)
+	fx := txntest.FakeFixtures(t)
 	ctx := t.Context()
 	fake := txntest.NewFake()
 	stream := txntest.NewImageStream("ns", "s")
@@ -113,7 +79,7 @@ func TestFakeInjectedConflicts(t *testing.T) {
 }
 
 func TestFakeBeforeCommit(t *testing.T) {
-	fx := resources(t)
+	fx := txntest.FakeFixtures(t)
 	ctx := t.Context()
 	fake := txntest.NewFake()
 	stream := txntest.NewImageStream("ns", "s")
