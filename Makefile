@@ -61,7 +61,9 @@ test-integration: build tools ## Integration tests: the real binary over HTTPS, 
 	go test -race $(GO_TEST_FLAGS) -count=1 -timeout 20m ./test/integration/...
 
 faults-short: build tools ## The fault suite's short form: a few scenarios at concurrency 16 (part of make test).
-	go test $(GO_TEST_FLAGS) -count=1 -timeout 10m ./test/faults/
+	status=0; FAULTS_REPORT=$(abspath $(OUTPUT))/faults-short.md \
+	  go test $(GO_TEST_FLAGS) -count=1 -timeout 10m ./test/faults/ || status=$$?; \
+	  cat $(OUTPUT)/faults-short.md 2>/dev/null || true; exit $$status
 
 faults: build tools ## Fault suite: every scenario at concurrency 16 and 64; the table is also written to _output/faults.md.
 	# go test hides a passing package's output without -v, hence the report file.
@@ -74,7 +76,15 @@ e2e: build tools ## End-to-end: the binary aggregated behind a real kube-apiserv
 	# -count=1: the tests run binaries, which the test cache does not see change.
 	go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 15m ./test/e2e/...
 
-test: verify unit test-integration e2e faults-short ## Everything CI runs.
+FUZZTIME ?= 60s
+
+fuzz: ## Every Go fuzz target in turn, FUZZTIME each (default 60s); failing inputs land in testdata/fuzz/.
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
+fuzz-short: ## Every fuzz target for 5s, as make test runs them.
+	FUZZTIME=5s hack/fuzz.sh
+
+test: verify unit fuzz-short test-integration e2e faults-short ## Everything CI runs.
 
 bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
 	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/

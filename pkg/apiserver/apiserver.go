@@ -20,9 +20,9 @@ import (
 
 // ExtraConfig is what the image API adds to the generic server configuration.
 type ExtraConfig struct {
-	// RegistryHostnames feed the streams' repository fields (decisions.md D11).
+	// RegistryHostnames feed the streams' repository fields (D11).
 	RegistryHostnames imagestream.RegistryHostnames
-	// MaxImageStreamBytes is the largest stream a mapping may produce (decisions.md D8).
+	// MaxImageStreamBytes is the largest stream a mapping may produce (D8).
 	MaxImageStreamBytes int
 }
 

@@ -13,12 +13,12 @@ import (
 )
 
 // serverRequiredFields lists, for the image types whose generated schema differs from what the
-// server enforces, the fields the server really requires (decisions.md D13). openapi-gen marks
+// server enforces, the fields the server really requires (D13). openapi-gen marks
 // every field without omitempty as required; the real OpenShift server publishes that as is, so
 // kubectl's client-side validation rejects the documentation's own ImageStreamMapping (its
 // layers have no mediaType) before it is sent. Our schema requires only what validation does.
 var serverRequiredFields = map[string][]string{
-	"github.com/openshift/api/image/v1.ImageLayer":         nil, // layers are not validated (spec §3.3)
+	"github.com/openshift/api/image/v1.ImageLayer":         nil, // the server does not validate layers
 	"github.com/openshift/api/image/v1.ImageLookupPolicy":  nil, // local defaults to false
 	"github.com/openshift/api/image/v1.ImageManifest":      {"digest", "mediaType", "architecture", "os"},
 	"github.com/openshift/api/image/v1.TagEvent":           {"dockerImageReference"},
@@ -43,7 +43,7 @@ func getOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 
 // definitionNamer names definitions by their REST-friendly model name. openapi-gen keys the
 // openshift types by Go import path (they have no OpenAPIModelName), which the v0.37 namer
-// does not know; without this, server-side apply finds no type for ImageStream (ARCHITECTURE.md §3).
+// does not know; without this, server-side apply finds no type for ImageStream.
 func definitionNamer() func(string) (string, spec.Extensions) {
 	namer := openapinamer.NewDefinitionNamer(externalScheme)
 	return func(name string) (string, spec.Extensions) {

@@ -14,7 +14,7 @@ const imagePkg = "github.com/openshift/api/image/v1."
 func noRef(string) spec.Ref { return spec.Ref{} }
 
 // TestGetOpenAPIDefinitionsRequired checks that the published schema requires only what the
-// server requires (decisions.md D13): kubectl's client-side validation must accept the
+// server requires (D13): kubectl's client-side validation must accept the
 // documentation's ImageStreamMapping, whose layers have no mediaType.
 func TestGetOpenAPIDefinitionsRequired(t *testing.T) {
 	defs := getOpenAPIDefinitions(noRef)
@@ -29,7 +29,7 @@ func TestGetOpenAPIDefinitionsRequired(t *testing.T) {
 		{"TagEvent requires its reference", imagePkg + "TagEvent", []string{"dockerImageReference"}},
 		{"NamedTagEventList requires its tag", imagePkg + "NamedTagEventList", []string{"tag"}},
 		{"ImageManifest", imagePkg + "ImageManifest", []string{"digest", "mediaType", "architecture", "os"}},
-		{"ImageStreamMapping still requires image and tag (spec §6)", imagePkg + "ImageStreamMapping", []string{"image", "tag"}},
+		{"ImageStreamMapping still requires image and tag", imagePkg + "ImageStreamMapping", []string{"image", "tag"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,7 +64,7 @@ func TestServerRequiredFieldsMatchGeneratedDefinitions(t *testing.T) {
 	}
 }
 
-// TestDefinitionNamer checks the wrapper of ARCHITECTURE.md §3: Go import paths become
+// TestDefinitionNamer checks the namer wrapper: Go import paths become
 // REST-friendly model names, and kinds carry their v1 group-version-kind, never __internal
 // (which the server Scheme also knows). Without the GVK, server-side apply fails.
 func TestDefinitionNamer(t *testing.T) {
@@ -101,7 +101,7 @@ func TestDefinitionNamer(t *testing.T) {
 }
 
 // TestConfigureOpenAPIV3References checks that the v3 definitions were recomputed with the
-// wrapped namer (ARCHITECTURE.md §3): nested references must name REST-friendly definitions,
+// wrapped namer: nested references must name REST-friendly definitions,
 // or they dangle and server-side apply fails with "no type found matching …ImageStreamSpec".
 func TestConfigureOpenAPIV3References(t *testing.T) {
 	cfg := genericapiserver.NewRecommendedConfig(Codecs)

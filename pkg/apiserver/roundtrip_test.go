@@ -21,8 +21,8 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/install"
 )
 
-// servedKinds are the kinds storage or REST hand out today. They are registered as __internal
-// (ARCHITECTURE.md §2, option B), so the API-group round trips below convert each of them
+// servedKinds are the kinds storage or REST hand out today. The openshift v1 types are our
+// internal types too (registered as __internal as well as v1), so the API-group round trips below convert each of them
 // __internal -> v1 -> JSON/protobuf -> v1 -> __internal.
 var servedKinds = []string{"Image", "ImageList", "ImageStream", "ImageStreamList", "ImageStreamMapping"}
 
@@ -32,8 +32,8 @@ func TestRoundTripAPIGroupJSON(t *testing.T) {
 	roundtrip.RoundTripTestForAPIGroup(t, install.Install, imagefuzzer.Funcs)
 }
 
-// TestRoundTripAPIGroupProtobuf does the same through JSON and protobuf, the storage encoding
-// (ARCHITECTURE.md §3). dockerImageMetadata only survives protobuf as Raw bytes (§0 rule 8).
+// TestRoundTripAPIGroupProtobuf does the same through JSON and protobuf, the storage encoding.
+// dockerImageMetadata only survives protobuf as Raw bytes: a RawExtension's Object is dropped.
 func TestRoundTripAPIGroupProtobuf(t *testing.T) {
 	roundtrip.RoundTripProtobufTestForAPIGroup(t, install.Install, imagefuzzer.Funcs)
 }

@@ -19,7 +19,7 @@ var (
 	// Codecs serializes Scheme's types in JSON, YAML and protobuf.
 	Codecs = serializer.NewCodecFactory(Scheme)
 	// externalScheme knows only the served v1 kinds. OpenAPI definitions are named through it so
-	// that __internal never appears in x-kubernetes-group-version-kind (ARCHITECTURE.md §3).
+	// that __internal never appears in x-kubernetes-group-version-kind.
 	externalScheme = runtime.NewScheme()
 )
 
@@ -37,8 +37,7 @@ func init() {
 	utilruntime.Must(imagev1.Install(externalScheme))
 }
 
-// StorageCodec encodes v1 as protobuf in etcd and decodes to __internal in memory
-// (ARCHITECTURE.md §3). The versioner it returns is the storage config's EncodeVersioner.
+// StorageCodec encodes v1 as protobuf in etcd and decodes to __internal in memory. The versioner it returns is the storage config's EncodeVersioner.
 func StorageCodec() (runtime.Codec, runtime.GroupVersioner, error) {
 	return serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
 		StorageMediaType:  runtime.ContentTypeProtobuf,

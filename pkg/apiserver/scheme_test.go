@@ -16,7 +16,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/install"
 )
 
-// TestStorageCodec checks the storage encoding of ARCHITECTURE.md §3: protobuf of
+// TestStorageCodec checks the storage encoding: protobuf of
 // image.openshift.io/v1 in etcd, decoded back onto the same Go type for __internal.
 func TestStorageCodec(t *testing.T) {
 	codec, versioner, err := StorageCodec()

@@ -1,5 +1,5 @@
 // Package bench measures ImageStreamMapping throughput against a raw etcd baseline and a thin
-// HTTPS front, both measured in the same run on the same etcd (issue 3). Run it with `make bench`.
+// HTTPS front, both measured in the same run on the same etcd. Run it with `make bench`.
 package bench
 
 import (

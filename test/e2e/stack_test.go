@@ -120,7 +120,7 @@ func (s *stack) startEtcd(ctx context.Context) error {
 	return waitOK(ctx, s.etcd, &http.Client{Timeout: 2 * time.Second}, s.etcdURL+"/health", 30*time.Second)
 }
 
-// startKubeAPIServer runs kube-apiserver with the flags of shared/notes/real-components.md §5:
+// startKubeAPIServer runs kube-apiserver with what an aggregated API server needs:
 // client certificates from kubeCA, the front-proxy (requestheader) configuration that it
 // publishes in kube-system/extension-apiserver-authentication, RBAC, and aggregation over
 // loopback (ExternalName Services, --enable-aggregator-routing=false).

@@ -280,7 +280,7 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("ImageStream schema GVK %+v (found %v)", is.GVK, ok)
 	}
 	if layer := doc.Components.Schemas["com.github.openshift.api.image.v1.ImageLayer"]; len(layer.Required) != 0 {
-		t.Errorf("decisions.md D13: ImageLayer requires %v, want nothing", layer.Required)
+		t.Errorf("D13: ImageLayer requires %v, want nothing", layer.Required)
 	}
 	code, body, _ = rawRequestAccept(t, s, "/openapi/v2", "application/json")
 	if code != http.StatusOK || strings.Contains(string(body), "__internal") || !strings.Contains(string(body), "com.github.openshift.api.image.v1.ImageStreamSpec") {
@@ -297,7 +297,7 @@ func TestRestartKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// decisions.md D10: generated secrets are readable by the server's user only.
+	// D10: generated secrets are readable by the server's user only.
 	for _, f := range []string{"admin-token", "kubeconfig", "certs/image-apiserver.key", "certs/image-apiserver.crt"} {
 		fi, err := os.Stat(filepath.Join(s.DataDir, f))
 		if err != nil {

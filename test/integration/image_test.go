@@ -44,7 +44,7 @@ func decodeMetadata(t *testing.T, img *imagev1.Image) *docker10.DockerImage {
 }
 
 // TestImageMetadata stores images with 1.0 and pre012 metadata and one derived from a schema2
-// manifest and config, in JSON and protobuf (spec §3.2, §3.4, §3.5).
+// manifest and config, in JSON and protobuf.
 func TestImageMetadata(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	forEachContentType(t, func(t *testing.T, ct string) {
@@ -71,7 +71,7 @@ func TestImageMetadata(t *testing.T) {
 			t.Errorf("layers %d, version %q; want 7 and 1.0", len(got.DockerImageLayers), got.DockerImageMetadataVersion)
 		}
 
-		// spec §3.6: metadata and layers are immutable; labels are not.
+		// An update silently keeps the stored metadata and layers; labels may change.
 		got.Labels = map[string]string{"checked": "yes"}
 		got.DockerImageLayers = nil
 		got.DockerImageMetadata = runtime.RawExtension{Raw: []byte(`{"kind":"DockerImage","apiVersion":"image.openshift.io/1.0","Id":"tampered"}`)}
@@ -107,7 +107,7 @@ func TestImageMetadata(t *testing.T) {
 			t.Errorf("unknown metadata version: %v, want 400 naming dockerImageMetadata", err)
 		}
 
-		// decisions.md D5: image names are digests.
+		// D5: image names are digests.
 		notDigest := newImage(testDigest)
 		notDigest.Name = "not-a-digest"
 		_, err = images.Create(ctx, notDigest, metav1.CreateOptions{})
@@ -117,7 +117,7 @@ func TestImageMetadata(t *testing.T) {
 	})
 }
 
-// pushedImage builds the Image a registry sends after a schema2 push (spec §12): manifest and
+// pushedImage builds the Image the integrated registry sends after a schema2 push: manifest and
 // config, no metadata, manifestBlobStored.
 // salt makes the image distinct.
 func pushedImage(t *testing.T, salt string) *imagev1.Image {
@@ -142,7 +142,7 @@ func pushedImage(t *testing.T, salt string) *imagev1.Image {
 }
 
 // TestImageDerivedFromManifest: the server derives metadata, layers and size from a pushed
-// schema2 manifest and config, then drops both (spec §3.4, §3.5).
+// schema2 manifest and config, then drops both (manifestBlobStored).
 func TestImageDerivedFromManifest(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	ctx := testContext(t)

@@ -25,7 +25,7 @@ func TestImageStreamCRUD(t *testing.T) {
 		streams := s.ImageClient(ct).ImageV1().ImageStreams(ns)
 
 		in := newStream("app", "v1")
-		in.Status.DockerImageRepository = "ignored.example/ns/app" // spec §4.3: client status is discarded
+		in.Status.DockerImageRepository = "ignored.example/ns/app" // client status is discarded on create
 		created, err := streams.Create(ctx, in, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatalf("create: %v", err)
@@ -61,7 +61,7 @@ func TestImageStreamCRUD(t *testing.T) {
 			t.Errorf("labels-only update changed generation to %d", labelled.Generation)
 		}
 		labelled.Spec.Tags = append(labelled.Spec.Tags, imagev1.TagReference{Name: "v2", From: newStream("x", "v2").Spec.Tags[0].From, Reference: true})
-		labelled.Status.Tags = nil // status through the main endpoint is ignored (spec §4.4)
+		labelled.Status.Tags = nil // status through the main endpoint is ignored
 		updated, err := streams.Update(ctx, labelled, metav1.UpdateOptions{})
 		if err != nil {
 			t.Fatalf("update spec: %v", err)
@@ -89,7 +89,7 @@ func TestImageStreamCRUD(t *testing.T) {
 			t.Errorf("status update: %d tags, labels %v; want 3 tags and labels unchanged", len(status.Status.Tags), status.Labels)
 		}
 		if head := status.Status.Tags[0]; head.Tag != "pushed" || head.Items[0].Generation != status.Generation {
-			t.Errorf("status tags not sorted or head generation not filled (spec §4.6): %+v", status.Status.Tags)
+			t.Errorf("status tags not sorted or head generation not filled: %+v", status.Status.Tags)
 		}
 
 		// JSON merge and strategic merge patches.
@@ -135,7 +135,7 @@ func TestImageStreamCRUD(t *testing.T) {
 	})
 }
 
-// TestImageStreamValidation checks codes and exact field paths of 422s (decisions.md D3, D4).
+// TestImageStreamValidation checks codes and exact field paths of 422s (D3, D4).
 func TestImageStreamValidation(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	streams := s.ImageClient(framework.ContentTypes[0]).ImageV1().ImageStreams("validation")
@@ -153,7 +153,7 @@ func TestImageStreamValidation(t *testing.T) {
 			return st
 		}(), []string{"spec.tags[0].name"}, []field.ErrorType{field.ErrorTypeInvalid}},
 		{"D4: duplicate tag", newStream("app", "v1", "v1"), []string{"spec.tags[1].name"}, []field.ErrorType{field.ErrorTypeDuplicate}},
-		{"spec §4.2: DockerImage from that does not parse", func() *imagev1.ImageStream {
+		{"DockerImage from that does not parse", func() *imagev1.ImageStream {
 			st := newStream("app", "v1")
 			st.Spec.Tags[0].From.Name = "Not A Reference"
 			return st
@@ -186,7 +186,8 @@ func TestImageStreamValidation(t *testing.T) {
 }
 
 // TestServerSideApply applies an ImageStream twice with two managers; this is the request that
-// fails with a 500 when the OpenAPI definitions are named wrongly (ARCHITECTURE.md §0 rule 3).
+// fails with a 500 ("no corresponding type for image.openshift.io/v1, Kind=ImageStream") when
+// the OpenAPI definitions are named wrongly.
 func TestServerSideApply(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	forEachContentType(t, func(t *testing.T, ct string) {

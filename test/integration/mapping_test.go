@@ -49,9 +49,9 @@ func history(t *testing.T, c imageclient.Interface, ns, stream, tag string) []st
 	return nil
 }
 
-// TestDocumentationExample is issue 3's first acceptance point: the OpenShift documentation's
+// TestDocumentationExample: the OpenShift documentation's
 // mapping, created as-is with a real kubectl and its default client-side validation
-// (decisions.md D1, D12, D13).
+// (D1, D12, D13).
 func TestDocumentationExample(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	ctx := testContext(t)
@@ -82,7 +82,7 @@ func TestDocumentationExample(t *testing.T) {
 	}
 }
 
-// TestRegistryFlow follows the registry after a push (spec §12): a mapping to a missing stream
+// TestRegistryFlow follows the registry after a push: a mapping to a missing stream
 // is a 404 the registry recognises (D9), it creates the stream, and the same mapping succeeds.
 func TestRegistryFlow(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
@@ -99,7 +99,7 @@ func TestRegistryFlow(t *testing.T) {
 		d := se.ErrStatus.Details
 		if se.ErrStatus.Code != 404 || d == nil || d.Kind != "imagestreammappings" || d.Name != "app" || d.Group != "image.openshift.io" ||
 			se.ErrStatus.Message != `imagestreammappings.image.openshift.io "app" not found` {
-			t.Fatalf("decisions.md D9: mapping to a missing stream: %+v", se.ErrStatus)
+			t.Fatalf("D9: mapping to a missing stream: %+v", se.ErrStatus)
 		}
 		if _, err := c.ImageV1().Images().Get(ctx, pushed.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("the failed mapping wrote the image: %v", err)
@@ -113,7 +113,7 @@ func TestRegistryFlow(t *testing.T) {
 		}
 		if status.Status != metav1.StatusSuccess || status.Code != 201 || status.Details == nil || status.Details.Kind != "imagestreammappings" ||
 			status.Details.Name != "app" || !strings.Contains(status.Message, pushed.Name) {
-			t.Errorf("decisions.md D12: reply %+v", status)
+			t.Errorf("D12: reply %+v", status)
 		}
 		img, err := c.ImageV1().Images().Get(ctx, pushed.Name, metav1.GetOptions{})
 		if err != nil {
@@ -129,7 +129,7 @@ func TestRegistryFlow(t *testing.T) {
 		if ev := is.Status.Tags[0].Items[0]; ev.Image != pushed.Name || ev.DockerImageReference != pushed.DockerImageReference || ev.Generation != is.Generation {
 			t.Errorf("tag event %+v", ev)
 		}
-		// spec §6 step 6: mapping an existing managed image to another tag points the event at
+		// As OpenShift does, mapping an existing managed image to another tag points the event at
 		// the stream's own repository.
 		if _, err := c.ImageV1().ImageStreamMappings(ns).Create(ctx, newMapping("app", "v2", pushed), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -141,7 +141,7 @@ func TestRegistryFlow(t *testing.T) {
 	})
 }
 
-// TestMappingValidation: every decision rule and spec §6 step 3, with codes and field paths,
+// TestMappingValidation: every decision rule and OpenShift's own mapping checks, with codes and field paths,
 // and nothing written for any of them.
 func TestMappingValidation(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
@@ -174,20 +174,20 @@ func TestMappingValidation(t *testing.T) {
 		{"D3: stream name a stream could not have", newMapping("App_", "v1", img(nil)), 422, []string{"metadata.name"}},
 		{"D4: tag with a colon", newMapping("app", "v1:x", img(nil)), 422, []string{"tag"}},
 		{"D4: tag over 128 characters", newMapping("app", strings.Repeat("t", 129), img(nil)), 422, []string{"tag"}},
-		{"spec §6: empty tag", newMapping("app", "", img(nil)), 422, []string{"tag"}},
+		{"empty tag", newMapping("app", "", img(nil)), 422, []string{"tag"}},
 		{"D5: image name not a digest", newMapping("app", "v1", img(func(i *imagev1.Image) {
 			i.Name = "latest"
 			i.DockerImageReference = "registry.test:5000/validation/app:latest"
 		})), 422, []string{"image.metadata.name"}},
-		{"spec §3.3: reference missing and no name to default it from", newMapping("app", "v1", img(func(i *imagev1.Image) {
+		{"reference missing and no name to default it from", newMapping("app", "v1", img(func(i *imagev1.Image) {
 			i.Name = ""
 			i.DockerImageReference = ""
 		})), 422, []string{"image.metadata.name", "image.dockerImageReference"}},
-		{"spec §3.3: reference does not parse", newMapping("app", "v1", img(func(i *imagev1.Image) { i.DockerImageReference = "registry.test:5000/Upper/app@" + testDigest })), 422, []string{"image.dockerImageReference"}},
-		{"spec §3.3: manifest digest", newMapping("app", "v1", img(func(i *imagev1.Image) {
+		{"reference does not parse", newMapping("app", "v1", img(func(i *imagev1.Image) { i.DockerImageReference = "registry.test:5000/Upper/app@" + testDigest })), 422, []string{"image.dockerImageReference"}},
+		{"manifest digest", newMapping("app", "v1", img(func(i *imagev1.Image) {
 			i.DockerImageManifests = []imagev1.ImageManifest{{Digest: "nope", MediaType: "application/vnd.oci.image.manifest.v1+json", Architecture: "amd64", OS: "linux"}}
 		})), 422, []string{"image.dockerImageManifests[0].digest"}},
-		{"spec §3.2: unknown metadata version", newMapping("app", "v1", img(func(i *imagev1.Image) {
+		{"unknown metadata version", newMapping("app", "v1", img(func(i *imagev1.Image) {
 			i.DockerImageMetadataVersion = "9.9"
 			i.DockerImageMetadata.Raw = []byte(`{"Id":"x"}`)
 		})), 400, nil},
@@ -216,18 +216,18 @@ func TestMappingValidation(t *testing.T) {
 	if h := history(t, c, ns, "app", "v1"); len(h) != 0 {
 		t.Errorf("invalid mappings wrote history %v", h)
 	}
-	// spec §6 step 2: without a reference, the internal registry's is used.
+	// Without a reference, the internal registry's is used, as OpenShift does.
 	if _, err := c.ImageV1().ImageStreamMappings(ns).Create(ctx, newMapping("app", "defaulted", img(func(i *imagev1.Image) { i.DockerImageReference = "" })), metav1.CreateOptions{}); err != nil {
 		t.Errorf("defaulted reference: %v", err)
 	}
 	if is, err := c.ImageV1().ImageStreams(ns).Get(ctx, "app", metav1.GetOptions{}); err != nil || len(is.Status.Tags) != 1 || is.Status.Tags[0].Items[0].DockerImageReference != ref {
 		t.Errorf("defaulted reference: %+v (%v), want %s", is, err, ref)
 	}
-	// decisions.md D1: a nameless image with a digest reference is named by the digest.
+	// D1: a nameless image with a digest reference is named by the digest.
 	if _, err := c.ImageV1().ImageStreamMappings(ns).Create(ctx, newMapping("app", "v1", img(func(i *imagev1.Image) { i.Name = "" })), metav1.CreateOptions{}); err != nil {
 		t.Errorf("D1: %v", err)
 	}
-	// The verbs OpenShift does not serve (spec §1).
+	// The verbs OpenShift does not serve.
 	for _, tc := range []struct {
 		method, path string
 		code         int
@@ -244,7 +244,8 @@ func TestMappingValidation(t *testing.T) {
 }
 
 // TestMappingIdempotencyAndHistory: the same mapping twice is one entry; A, B, A is three,
-// newest first (spec §5.1, kept as OpenShift does it). Dry-run writes nothing (D6).
+// newest first: a new event is compared with the head only, kept as OpenShift does it.
+// Dry-run writes nothing (D6).
 func TestMappingIdempotencyAndHistory(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	forEachContentType(t, func(t *testing.T, ct string) {
@@ -274,7 +275,7 @@ func TestMappingIdempotencyAndHistory(t *testing.T) {
 			t.Errorf("dry-run wrote history %v", h)
 		}
 		if _, err := c.ImageV1().Images().Get(ctx, b.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("decisions.md D6: dry-run created the image: %v", err)
+			t.Errorf("D6: dry-run created the image: %v", err)
 		}
 		create(b, metav1.CreateOptions{})
 		create(a, metav1.CreateOptions{})
@@ -427,7 +428,7 @@ func TestMappingOneImageIntoManyStreams(t *testing.T) {
 }
 
 // TestMappingSizeGuard pushes until the stream would pass --max-imagestream-bytes: a 413 that
-// names the stream, the limit and the remedy, and nothing written (decisions.md D8).
+// names the stream, the limit and the remedy, and nothing written (D8).
 func TestMappingSizeGuard(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{ExtraArgs: []string{"--max-imagestream-bytes", "4096"}})
 	ctx := testContext(t)
@@ -462,7 +463,7 @@ func TestMappingSizeGuard(t *testing.T) {
 			t.Error("the refused mapping wrote its tag event")
 		}
 	}
-	// decisions.md D8 covers updates too: the main and the status endpoints.
+	// D8 covers updates too: the main and the status endpoints.
 	is, err := c.ImageV1().ImageStreams("size").Get(ctx, "big", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -496,7 +497,7 @@ func TestMappingSizeGuard(t *testing.T) {
 	}
 }
 
-// TestMappingRawRegistryRequest POSTs JSON shaped like the registry's (spec §12) without a
+// TestMappingRawRegistryRequest POSTs JSON shaped like the integrated registry's without a
 // typed client, and YAML like `kubectl create` of the documentation file.
 func TestMappingRawRegistryRequest(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})

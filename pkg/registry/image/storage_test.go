@@ -43,7 +43,7 @@ func newStorage(t *testing.T) (*imageregistry.REST, *registrytest.Storage) {
 	return images, storage
 }
 
-// digestName is the i-th image name: image names must be digests (decisions.md D5).
+// digestName is the i-th image name: image names must be digests (D5).
 func digestName(i int) string { return fmt.Sprintf("sha256:%064x", i) }
 
 func validImage() *imagev1.Image {
@@ -61,7 +61,7 @@ func validImage() *imagev1.Image {
 // TestWatch proves filtering by ordering instead.
 func TestGenericStore(t *testing.T) {
 	notDigest := validImage()
-	notDigest.Name = "foo" // decisions.md D5
+	notDigest.Name = "foo" // D5
 	noReference := validImage()
 	noReference.DockerImageReference = ""
 
@@ -122,8 +122,8 @@ func update(images *imageregistry.REST, img *imagev1.Image) (*imagev1.Image, err
 	return obj.(*imagev1.Image), nil
 }
 
-// pushedImage is a schema2 image as the registry creates it (spec §12): manifest and config
-// are sent, manifestBlobStored asks the server to drop them once metadata is derived.
+// pushedImage is a schema2 image as the integrated registry creates it on push: manifest and
+// config are sent, manifestBlobStored asks the server to drop them once metadata is derived.
 func pushedImage(t *testing.T) (*imagev1.Image, string) {
 	t.Helper()
 	config := `{"architecture":"arm64","os":"linux","created":"2024-05-06T07:08:09Z","config":{"Cmd":["/run"]}}`
@@ -147,7 +147,7 @@ func pushedImage(t *testing.T) (*imagev1.Image, string) {
 }
 
 // TestCreateDerivesAndStoresMetadata: a pushed image is stored with derived metadata and
-// without manifest and config (spec §3.4), and reads back the same.
+// without manifest and config (manifestBlobStored), and reads back the same.
 func TestCreateDerivesAndStoresMetadata(t *testing.T) {
 	images, _ := newStorage(t)
 	in, configDigest := pushedImage(t)
@@ -177,7 +177,7 @@ func TestCreateDerivesAndStoresMetadata(t *testing.T) {
 }
 
 // TestCreateRejectsUnsupportedMetadataVersion: the store's BeginCreate turns an unsupported
-// dockerImageMetadataVersion into a 400 naming the field (spec §3.2), and nothing is stored.
+// dockerImageMetadataVersion into a 400 naming the field, and nothing is stored.
 func TestCreateRejectsUnsupportedMetadataVersion(t *testing.T) {
 	images, _ := newStorage(t)
 	img := validImage()
@@ -192,8 +192,8 @@ func TestCreateRejectsUnsupportedMetadataVersion(t *testing.T) {
 	}
 }
 
-// TestUpdateAndDelete covers update conflicts (spec §2.1), the silent metadata reset of §3.6
-// through the store, and delete.
+// TestUpdateAndDelete covers update conflicts (a resourceVersion is required and must be
+// current), the silent metadata reset of an update through the store, and delete.
 func TestUpdateAndDelete(t *testing.T) {
 	images, _ := newStorage(t)
 	in, _ := pushedImage(t)
@@ -236,7 +236,7 @@ func TestUpdateAndDelete(t *testing.T) {
 	}
 }
 
-// TestList lists with label and field selectors (images only offer metadata.name, spec §4.8).
+// TestList lists with label and field selectors (images only offer metadata.name).
 func TestList(t *testing.T) {
 	images, _ := newStorage(t)
 	for i, team := range []string{"a", "b", "a"} {
@@ -316,8 +316,8 @@ func TestWatch(t *testing.T) {
 }
 
 // TestStoredAsProtobuf reads the raw etcd value: images are stored as protobuf
-// image.openshift.io/v1 under /registry/image.openshift.io/images/<name> (ARCHITECTURE.md §0
-// rule 6, §3), with dockerImageMetadata as raw bytes (§0 rule 8).
+// image.openshift.io/v1 under /registry/image.openshift.io/images/<name> (the group written
+// once), with dockerImageMetadata as raw bytes (protobuf drops a RawExtension's Object).
 func TestStoredAsProtobuf(t *testing.T) {
 	images, storage := newStorage(t)
 	in, _ := pushedImage(t)

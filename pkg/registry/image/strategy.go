@@ -43,17 +43,17 @@ func (Strategy) NamespaceScoped() bool { return false }
 // AllowCreateOnUpdate is false.
 func (Strategy) AllowCreateOnUpdate(context.Context) bool { return false }
 
-// AllowUnconditionalUpdate is false: updates must carry a resourceVersion (spec §2.1).
+// AllowUnconditionalUpdate is false: updates must carry a resourceVersion, as in OpenShift.
 func (Strategy) AllowUnconditionalUpdate(context.Context) bool { return false }
 
 // DefaultGarbageCollectionPolicy is Unsupported, as in OpenShift: deleting an image never
-// cascades, and streams keep their history (spec §3.4).
+// cascades, and streams keep their history.
 func (Strategy) DefaultGarbageCollectionPolicy(context.Context) rest.GarbageCollectionPolicy {
 	return rest.Unsupported
 }
 
 // PrepareForCreate derives metadata from the manifest and config, drops what the registry
-// keeps in blob storage and clears managed-signature annotations (spec §3.4). A manifest that
+// keeps in blob storage and clears managed-signature annotations. A manifest that
 // cannot be interpreted does not fail the create, as in OpenShift: the image is still a valid,
 // pullable reference, and the error is logged.
 func (Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
@@ -63,7 +63,7 @@ func (Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	}
 }
 
-// PrepareForUpdate applies the silent resets of spec §3.6: an image is immutable apart from
+// PrepareForUpdate applies OpenShift's silent resets: an image is immutable apart from
 // labels, annotations, reference, signatures and manifest list entries.
 func (Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	img := obj.(*imagev1.Image)
@@ -72,7 +72,7 @@ func (Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	}
 }
 
-// Validate checks a new image (spec §3.3, decisions.md D5).
+// Validate checks a new image (OpenShift's rules, and D5).
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	return validation.ValidateImage(obj.(*imagev1.Image))
 }
@@ -95,7 +95,7 @@ func (Strategy) Canonicalize(runtime.Object) {}
 
 // NormalizeMetadata decodes dockerImageMetadata by its version and stores it in canonical
 // form. It runs before validation, so an unsupported version is a 400 naming the field, as
-// when OpenShift fails to convert the request (spec §3.2).
+// when OpenShift fails to convert the request.
 func NormalizeMetadata(img *imagev1.Image) error {
 	if err := imageutil.NormalizeDockerImageMetadata(img); err != nil {
 		return apierrors.NewBadRequest(fmt.Sprintf("image %q: dockerImageMetadata: %v", img.Name, err))
@@ -114,7 +114,7 @@ func beginUpdate(ctx context.Context, obj, _ runtime.Object, _ *metav1.UpdateOpt
 
 func noopFinish(context.Context, bool) {}
 
-// GetAttrs returns the labels and selectable fields (only metadata.name, spec §4.8).
+// GetAttrs returns the labels and selectable fields (only metadata.name, as in OpenShift).
 func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	img, ok := obj.(*imagev1.Image)
 	if !ok {

@@ -44,7 +44,7 @@ func newTestStrategy() Strategy {
 	return NewStrategy(scheme)
 }
 
-// schema2Image is an image as the registry sends it on push (spec §12), without
+// schema2Image is an image as the integrated registry sends it on push, without
 // dockerImageMetadata: a schema2 manifest with two layers, its config, and the name being the
 // manifest's digest. It returns the config digest too.
 func schema2Image(t *testing.T) (*imagev1.Image, string) {
@@ -71,7 +71,7 @@ func schema2Image(t *testing.T) (*imagev1.Image, string) {
 	}, configDigest
 }
 
-// derivedMetadata is what testConfig and the manifest derive to (spec §3.5): the config's
+// derivedMetadata is what testConfig and the manifest derive to: the config's
 // fields, Id = config digest, Size = config bytes + distinct layer sizes.
 func derivedMetadata(configDigest string) *docker10.DockerImage {
 	return &docker10.DockerImage{
@@ -85,7 +85,7 @@ func derivedMetadata(configDigest string) *docker10.DockerImage {
 	}
 }
 
-// withMetadata returns img with meta stored canonically, as the server stores it (spec §3.2).
+// withMetadata returns img with meta stored canonically, as the server stores it.
 func withMetadata(t *testing.T, img *imagev1.Image, meta *docker10.DockerImage) *imagev1.Image {
 	t.Helper()
 	img = img.DeepCopy()
@@ -104,11 +104,11 @@ func TestStrategyBasics(t *testing.T) {
 	if s.AllowCreateOnUpdate(ctx) {
 		t.Error("PUT must not create images")
 	}
-	// spec §2.1: an update without resourceVersion is a 422.
+	// An update without resourceVersion is a 422.
 	if s.AllowUnconditionalUpdate(ctx) {
 		t.Error("updates must carry a resourceVersion")
 	}
-	// spec §3.4: deleting an image never cascades.
+	// Deleting an image never cascades.
 	if got := s.DefaultGarbageCollectionPolicy(ctx); got != rest.Unsupported {
 		t.Errorf("DefaultGarbageCollectionPolicy = %q, want %q", got, rest.Unsupported)
 	}
@@ -126,7 +126,8 @@ func TestStrategyBasics(t *testing.T) {
 	}
 }
 
-// TestPrepareForCreate covers spec §3.4 and §3.5 for a pushed schema2 image.
+// TestPrepareForCreate covers create preparation and metadata derivation for a pushed schema2
+// image.
 func TestPrepareForCreate(t *testing.T) {
 	pushed, configDigest := schema2Image(t)
 	layers := []imagev1.ImageLayer{
@@ -210,13 +211,13 @@ func TestPrepareForCreate(t *testing.T) {
 				t.Errorf("PrepareForCreate mismatch (-want +got):\n%s", diff)
 			}
 			if got.DockerImageMetadata.Object != nil {
-				t.Errorf("dockerImageMetadata.Object = %T, want nil (ARCHITECTURE.md §0 rule 8)", got.DockerImageMetadata.Object)
+				t.Errorf("dockerImageMetadata.Object = %T, want nil (protobuf would drop it)", got.DockerImageMetadata.Object)
 			}
 		})
 	}
 }
 
-// TestPrepareForUpdate covers the silent resets of spec §3.6.
+// TestPrepareForUpdate covers the silent resets of an image update.
 func TestPrepareForUpdate(t *testing.T) {
 	stored, configDigest := schema2Image(t)
 	newTestStrategy().PrepareForCreate(context.Background(), stored)
@@ -289,7 +290,7 @@ func TestPrepareForUpdate(t *testing.T) {
 }
 
 // TestNormalizeMetadata: dockerImageMetadata is decoded by its version before validation, so an
-// unsupported version is a 400 naming the field, as OpenShift's failed conversion is (spec §3.2).
+// unsupported version is a 400 naming the field, as OpenShift's failed conversion is.
 func TestNormalizeMetadata(t *testing.T) {
 	name := "sha256:" + strings.Repeat("a", 64)
 	tests := []struct {
@@ -405,19 +406,19 @@ func TestStrategyValidate(t *testing.T) {
 			mutate:   func(*imagev1.Image) {},
 		},
 		{
-			name:     "create: a name that is not a digest (decisions.md D5)",
+			name:     "create: a name that is not a digest (D5)",
 			validate: func(img *imagev1.Image) field.ErrorList { return s.Validate(ctx, img) },
 			mutate:   func(img *imagev1.Image) { img.Name = "foo" },
 			want:     []fieldErr{{field.ErrorTypeInvalid, "metadata.name"}},
 		},
 		{
-			name:     "create: a digest of the wrong length (decisions.md D5)",
+			name:     "create: a digest of the wrong length (D5)",
 			validate: func(img *imagev1.Image) field.ErrorList { return s.Validate(ctx, img) },
 			mutate:   func(img *imagev1.Image) { img.Name = "sha256:" + strings.Repeat("a", 63) },
 			want:     []fieldErr{{field.ErrorTypeInvalid, "metadata.name"}},
 		},
 		{
-			name:     "create: the reference is required (spec §3.3)",
+			name:     "create: the reference is required",
 			validate: func(img *imagev1.Image) field.ErrorList { return s.Validate(ctx, img) },
 			mutate:   func(img *imagev1.Image) { img.DockerImageReference = "" },
 			want:     []fieldErr{{field.ErrorTypeRequired, "dockerImageReference"}},
@@ -449,7 +450,7 @@ func TestStrategyValidate(t *testing.T) {
 	}
 }
 
-// TestGetAttrs: images only offer metadata.name to field selectors (spec §4.8), the same keys
+// TestGetAttrs: images only offer metadata.name to field selectors, the same keys
 // the scheme's field-label conversion accepts.
 func TestGetAttrs(t *testing.T) {
 	img := &imagev1.Image{ObjectMeta: metav1.ObjectMeta{Name: "sha256:" + strings.Repeat("a", 64), Labels: map[string]string{"team": "a"}}}
@@ -484,7 +485,7 @@ func TestGetAttrs(t *testing.T) {
 	}
 }
 
-// TestConvertToTable checks the columns and cells of `oc get images` (spec §11).
+// TestConvertToTable checks the columns and cells of `oc get images`.
 func TestConvertToTable(t *testing.T) {
 	a := imagev1.Image{ObjectMeta: metav1.ObjectMeta{Name: "sha256:" + strings.Repeat("a", 64), ResourceVersion: "3"}, DockerImageReference: "quay.io/a/b@sha256:" + strings.Repeat("a", 64)}
 	b := imagev1.Image{ObjectMeta: metav1.ObjectMeta{Name: "sha256:" + strings.Repeat("b", 64), ResourceVersion: "4"}, DockerImageReference: "quay.io/a/c@sha256:" + strings.Repeat("b", 64)}

@@ -11,7 +11,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/registry/tableutil"
 )
 
-// TableConvertor prints images like `oc get images` (spec §11).
+// TableConvertor prints images like `oc get images`.
 type TableConvertor struct{}
 
 var columns = []metav1.TableColumnDefinition{

@@ -3,7 +3,7 @@ package imagestream
 import "path"
 
 // RegistryHostnames are the registry host names this server publishes in stream status
-// (decisions.md D11): --registry-hostname and --public-registry-hostname.
+// (D11): --registry-hostname and --public-registry-hostname.
 type RegistryHostnames struct {
 	// Internal is the in-cluster registry, e.g. image-registry.openshift-image-registry.svc:5000.
 	Internal string

@@ -19,7 +19,8 @@ type lookupHolder struct {
 	get StreamLookup
 }
 
-// resolveSpecTags adds the status events that spec tags imply without an importer (spec §4.5):
+// resolveSpecTags adds the status events that spec tags imply without an importer, as OpenShift
+// does on create and update:
 //   - a DockerImage tag with reference=true points at its pull spec;
 //   - an ImageStreamTag tag ("<tag>" or "<stream>:<tag>") copies that tag's newest event;
 //   - an ImageStreamImage tag ("<id>" or "<stream>@<id>") copies the event of the image whose
@@ -145,7 +146,7 @@ func eventForImage(stream *imagev1.ImageStream, id string) *imagev1.TagEvent {
 
 // rebaseReference points an event copied from another stream of the namespace at this
 // stream's repository when it referred to the source's repository in the internal registry
-// (spec §4.5).
+// (as OpenShift does).
 func rebaseReference(ref string, hostnames RegistryHostnames, namespace, from, to string) string {
 	source := hostnames.InternalRepository(namespace, from)
 	if source == "" || !strings.HasPrefix(ref, source+"@") {

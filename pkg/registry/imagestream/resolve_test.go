@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// spec §4.5: spec tags that follow a tag or an image of this or another stream of the
+// Spec tags that follow a tag or an image of this or another stream of the
 // namespace get that event; other namespaces and missing sources are left unresolved.
 func TestResolveSpecTagsAcrossStreams(t *testing.T) {
 	const d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
-// TooLarge is decisions.md D8's answer for a stream over the limit: a 413 naming the stream,
+// TooLarge is D8's answer for a stream over the limit: a 413 naming the stream,
 // its size, the limit and the remedy, before etcd refuses it with an opaque error.
 func TooLarge(resource, namespace, name string, size, limit int) error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
@@ -26,31 +26,48 @@ func TooLarge(resource, namespace, name string, size, limit int) error {
 	}}
 }
 
-// sizeLimitedInfo checks the size of an updated stream before the store writes it. The main
-// endpoint keeps the stored status (spec §4.4), so the estimate uses it.
-type sizeLimitedInfo struct {
-	rest.UpdatedObjectInfo
-	limit         int
-	keepOldStatus bool
-	resource      string
+// sizeLimit checks streams against D8's limit where the store asks admission to validate:
+// after the strategy has prepared and validated the object, so that the check sees exactly
+// what would be stored (the main endpoint keeps the stored status, the status endpoint the
+// stored spec) and a malformed object gets its 422 first.
+type sizeLimit struct {
+	limit    int
+	resource string
 }
 
-func (s sizeLimitedInfo) UpdatedObject(ctx context.Context, old runtime.Object) (runtime.Object, error) {
-	obj, err := s.UpdatedObjectInfo.UpdatedObject(ctx, old)
-	if err != nil || s.limit <= 0 {
-		return obj, err
-	}
+func (s sizeLimit) check(obj runtime.Object) error {
 	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return obj, nil
+	if !ok || s.limit <= 0 {
+		return nil
 	}
-	estimate := stream
-	if oldStream, ok := old.(*imagev1.ImageStream); ok && s.keepOldStatus {
-		estimate = stream.DeepCopy()
-		estimate.Status = oldStream.Status
+	if size := stream.Size(); size > s.limit {
+		return TooLarge(s.resource, stream.Namespace, stream.Name, size, s.limit)
 	}
-	if size := estimate.Size(); size > s.limit {
-		return nil, TooLarge(s.resource, stream.Namespace, stream.Name, size, s.limit)
+	return nil
+}
+
+// create wraps a create's validation with the check.
+func (s sizeLimit) create(validate rest.ValidateObjectFunc) rest.ValidateObjectFunc {
+	return func(ctx context.Context, obj runtime.Object) error {
+		if err := s.check(obj); err != nil {
+			return err
+		}
+		if validate == nil {
+			return nil
+		}
+		return validate(ctx, obj)
 	}
-	return obj, nil
+}
+
+// update wraps an update's validation with the check.
+func (s sizeLimit) update(validate rest.ValidateObjectUpdateFunc) rest.ValidateObjectUpdateFunc {
+	return func(ctx context.Context, obj, old runtime.Object) error {
+		if err := s.check(obj); err != nil {
+			return err
+		}
+		if validate == nil {
+			return nil
+		}
+		return validate(ctx, obj, old)
+	}
 }

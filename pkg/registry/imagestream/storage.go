@@ -20,26 +20,19 @@ type REST struct {
 }
 
 // SetMaxBytes makes creates and updates of streams larger than n bytes fail with 413
-// (decisions.md D8); 0 disables the check.
+// (D8); 0 disables the check.
 func (r *REST) SetMaxBytes(n int) { r.maxBytes = n }
 
 // Create refuses streams over the size limit, then creates.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	if stream, ok := obj.(*imagev1.ImageStream); ok && r.maxBytes > 0 {
-		// Client status is discarded on create (spec §4.3); only the rest counts.
-		estimate := stream.DeepCopy()
-		estimate.Status = imagev1.ImageStreamStatus{}
-		if size := estimate.Size(); size > r.maxBytes {
-			return nil, TooLarge("imagestreams", stream.Namespace, stream.Name, size, r.maxBytes)
-		}
-	}
-	return r.Store.Create(ctx, obj, createValidation, options)
+	limit := sizeLimit{limit: r.maxBytes, resource: "imagestreams"}
+	return r.Store.Create(ctx, obj, limit.create(createValidation), options)
 }
 
 // Update refuses updates that would make the stream larger than the limit.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	objInfo = sizeLimitedInfo{UpdatedObjectInfo: objInfo, limit: r.maxBytes, keepOldStatus: true, resource: "imagestreams"}
-	return r.Store.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+	limit := sizeLimit{limit: r.maxBytes, resource: "imagestreams"}
+	return r.Store.Update(ctx, name, objInfo, limit.create(createValidation), limit.update(updateValidation), forceAllowCreate, options)
 }
 
 var _ rest.ShortNamesProvider = &REST{}
@@ -96,7 +89,7 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter, ho
 }
 
 // decorator recomputes the repository fields on every object returned, so they follow the
-// configured hostnames rather than what was stored (spec §4.3).
+// configured hostnames rather than what was stored, so a changed hostname shows at once.
 func decorator(hostnames RegistryHostnames) func(runtime.Object) {
 	return func(obj runtime.Object) {
 		switch t := obj.(type) {
@@ -127,8 +120,8 @@ func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOp
 // Update writes only the status of a stream.
 func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	// Status never creates a stream.
-	objInfo = sizeLimitedInfo{UpdatedObjectInfo: objInfo, limit: r.maxBytes, resource: "imagestreams"}
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+	limit := sizeLimit{limit: r.maxBytes, resource: "imagestreams"}
+	return r.store.Update(ctx, name, objInfo, createValidation, limit.update(updateValidation), false, options)
 }
 
 // GetResetFields returns the fields the status endpoint resets.

@@ -49,7 +49,7 @@ func newStorage(t *testing.T, hostnames imagestream.RegistryHostnames) (*imagest
 }
 
 // validImageStream is a stream in the generic tester's namespace, with defaulted tag policies
-// (spec §4.1) and the label and name the watch test selects on.
+// (as decoding defaults them) and the label and name the watch test selects on.
 func validImageStream() *imagev1.ImageStream {
 	return &imagev1.ImageStream{
 		ObjectMeta: metav1.ObjectMeta{Name: "foo", Namespace: "test", Labels: map[string]string{"app": "x"}},
@@ -69,9 +69,9 @@ func validImageStream() *imagev1.ImageStream {
 // tester can only prove them by waiting; TestWatchFilters proves them by ordering instead.
 func TestGenericStore(t *testing.T) {
 	tooLong := validImageStream()
-	tooLong.Name = strings.Repeat("a", 64) // decisions.md D3
+	tooLong.Name = strings.Repeat("a", 64) // D3
 	badTag := validImageStream()
-	badTag.Spec.Tags[0].Name = "-bad" // decisions.md D4
+	badTag.Spec.Tags[0].Name = "-bad" // D4
 
 	tests := []struct {
 		name string
@@ -139,8 +139,8 @@ func streamNames(t *testing.T, obj runtime.Object) []string {
 	return names
 }
 
-// TestCreateGetList covers create (spec §4.3, canonical tag order §4.1), get, and list with
-// label and field selectors (spec §4.8) through the real store.
+// TestCreateGetList covers create (computed status, tags sorted by name), get, and list with
+// label and field selectors through the real store.
 func TestCreateGetList(t *testing.T) {
 	streams, _, _ := newStorage(t, hostnames)
 
@@ -226,8 +226,8 @@ func TestCreateGetList(t *testing.T) {
 }
 
 // TestUpdate covers the update rules the store adds around the strategy: a resourceVersion is
-// required (spec §2.1), a stale one is a 409, validation runs, and the status endpoint changes
-// status only (spec §4.6) while the main endpoint ignores status (spec §4.4).
+// required, a stale one is a 409, validation runs, and the status endpoint changes
+// status only while the main endpoint ignores status.
 func TestUpdate(t *testing.T) {
 	streams, status, _ := newStorage(t, hostnames)
 	ctx := nsContext("ns")
@@ -271,7 +271,7 @@ func TestUpdate(t *testing.T) {
 		}
 		causes := err.(apierrors.APIStatus).Status().Details.Causes
 		if len(causes) != 1 || causes[0].Field != "spec.tags[0].name" {
-			t.Errorf("causes = %+v, want one at spec.tags[0].name (decisions.md D4)", causes)
+			t.Errorf("causes = %+v, want one at spec.tags[0].name (D4)", causes)
 		}
 	})
 
@@ -434,7 +434,7 @@ func TestWatchFilters(t *testing.T) {
 }
 
 // TestDecoratorFollowsHostnames: repositories are recomputed on read, so a server restarted with
-// another registry hostname shows it at once although etcd holds the old value (spec §4.3).
+// another registry hostname shows it at once although etcd holds the old value.
 func TestDecoratorFollowsHostnames(t *testing.T) {
 	storage := registrytest.NewStorage(t)
 	ctx := nsContext("ns")
@@ -461,8 +461,8 @@ func TestDecoratorFollowsHostnames(t *testing.T) {
 }
 
 // TestStoredAsProtobuf reads the raw etcd value: streams are stored as protobuf
-// image.openshift.io/v1 under /registry/image.openshift.io/imagestreams/<ns>/<name>
-// (ARCHITECTURE.md §0 rule 6, §3).
+// image.openshift.io/v1 under /registry/image.openshift.io/imagestreams/<ns>/<name> (the
+// group written once).
 func TestStoredAsProtobuf(t *testing.T) {
 	streams, _, storage := newStorage(t, hostnames)
 	createStream(t, streams, validImageStream())

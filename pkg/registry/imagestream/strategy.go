@@ -38,7 +38,7 @@ func NewStrategy(typer runtime.ObjectTyper, hostnames RegistryHostnames) Strateg
 	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, hostnames: hostnames, lookup: &lookupHolder{}}
 }
 
-// SetLookup lets spec tags follow other streams of their namespace (spec §4.5).
+// SetLookup lets spec tags follow other streams of their namespace.
 func (s Strategy) SetLookup(lookup StreamLookup) { s.lookup.get = lookup }
 
 // NamespaceScoped is true: image streams live in a namespace.
@@ -47,7 +47,7 @@ func (Strategy) NamespaceScoped() bool { return true }
 // AllowCreateOnUpdate is false: PUT of a missing stream is a 404.
 func (Strategy) AllowCreateOnUpdate(context.Context) bool { return false }
 
-// AllowUnconditionalUpdate is false: an update must carry a resourceVersion (spec §2.1).
+// AllowUnconditionalUpdate is false: an update must carry a resourceVersion, as in OpenShift.
 func (Strategy) AllowUnconditionalUpdate(context.Context) bool { return false }
 
 // GetResetFields says status is owned by the status endpoint and the server.
@@ -58,7 +58,7 @@ func (Strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 }
 
 // PrepareForCreate discards client status, sets generation 1 on the stream and its spec tags,
-// and resolves spec tags that can be resolved without an importer (spec §4.3, §4.5).
+// and resolves spec tags that can be resolved without an importer, as OpenShift does.
 func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	stream := obj.(*imagev1.ImageStream)
 	stream.Status = imagev1.ImageStreamStatus{}
@@ -71,7 +71,8 @@ func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 }
 
 // PrepareForUpdate keeps the stored status and generation, protects spec-tag generations, bumps
-// the generation when the spec changed and resolves new or changed spec tags (spec §4.4).
+// the generation when the spec changed and resolves new or changed spec tags, as OpenShift does.
+// Status edits through the main endpoint are ignored.
 func (s Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
 	stream.Status = *oldStream.Status.DeepCopy()
@@ -103,7 +104,7 @@ func (s Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 	resolveSpecTags(ctx, stream, changed, s.lookup.get, s.hostnames)
 }
 
-// Validate checks a new stream (spec §4.2, decisions.md D3, D4).
+// Validate checks a new stream (OpenShift's rules, and D3, D4).
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	return validation.ValidateImageStream(obj.(*imagev1.ImageStream))
 }
@@ -122,19 +123,19 @@ func (Strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object
 }
 
 // Canonicalize sorts spec and status tags by name: they are lists on the wire but maps in
-// meaning, and OpenShift always returns them sorted (spec §4.1).
+// meaning, and OpenShift always returns them sorted.
 func (Strategy) Canonicalize(obj runtime.Object) {
 	imageutil.SortTags(obj.(*imagev1.ImageStream))
 }
 
-// setRepositories fills the computed repository fields (spec §4.3, decisions.md D11).
+// setRepositories fills the computed repository fields (D11).
 func (s Strategy) setRepositories(stream *imagev1.ImageStream) {
 	SetRepositories(stream, s.hostnames)
 }
 
 // SetRepositories sets status.dockerImageRepository and status.publicDockerImageRepository from
 // the configured registry hostnames. It is also the read decorator, so a changed hostname shows
-// at once (spec §4.3).
+// at once.
 func SetRepositories(stream *imagev1.ImageStream, hostnames RegistryHostnames) {
 	if repo := hostnames.InternalRepository(stream.Namespace, stream.Name); repo != "" {
 		stream.Status.DockerImageRepository = repo
@@ -144,7 +145,8 @@ func SetRepositories(stream *imagev1.ImageStream, hostnames RegistryHostnames) {
 	stream.Status.PublicDockerImageRepository = hostnames.PublicRepository(stream.Namespace, stream.Name)
 }
 
-// StatusStrategy is the strategy of imagestreams/status: only status may change (spec §4.6).
+// StatusStrategy is the strategy of imagestreams/status: only status may change. It is the
+// path ImageStreamMapping uses.
 type StatusStrategy struct {
 	Strategy
 }
@@ -160,7 +162,7 @@ func (StatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 }
 
 // PrepareForUpdate keeps everything but status from the stored object and fills the generation
-// of new head events that did not set one (spec §4.6).
+// of new head events that did not set one, as OpenShift does.
 func (s StatusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
 	stream.Spec = *oldStream.Spec.DeepCopy()
@@ -194,7 +196,7 @@ func (StatusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Objec
 	return validation.ValidateImageStreamStatusUpdate(obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream))
 }
 
-// GetAttrs returns the labels and the selectable fields of a stream (spec §4.8).
+// GetAttrs returns the labels and the selectable fields of a stream.
 func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	stream, ok := obj.(*imagev1.ImageStream)
 	if !ok {
@@ -231,7 +233,9 @@ func dropEmptyStatusTags(stream *imagev1.ImageStream) {
 	stream.Status.Tags = kept
 }
 
-// tagReferenceChanged reports a change that makes a spec tag point elsewhere (spec §4.4 step 5).
+// tagReferenceChanged reports a change that makes a spec tag point elsewhere, which gives the
+// tag the stream's new generation: another source (kind, namespace or name), reference, or
+// import mode.
 func tagReferenceChanged(old, tag *imagev1.TagReference) bool {
 	if (old.From == nil) != (tag.From == nil) {
 		return true

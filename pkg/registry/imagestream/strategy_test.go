@@ -45,7 +45,7 @@ func newTestStrategy(hostnames RegistryHostnames) Strategy {
 func ptr(v int64) *int64 { return &v }
 
 // dockerTag is a spec tag pointing at a pull spec, with the policies already defaulted as
-// decoding does (spec §4.1).
+// decoding does.
 func dockerTag(name, pullSpec string, generation *int64) imagev1.TagReference {
 	return imagev1.TagReference{
 		Name:            name,
@@ -57,14 +57,14 @@ func dockerTag(name, pullSpec string, generation *int64) imagev1.TagReference {
 }
 
 // referenceTag is a DockerImage spec tag with reference=true, which resolves into status
-// without an importer (spec §4.5).
+// without an importer.
 func referenceTag(name, pullSpec string, generation *int64) imagev1.TagReference {
 	tag := dockerTag(name, pullSpec, generation)
 	tag.Reference = true
 	return tag
 }
 
-// trackingTag follows another tag through an ImageStreamTag reference (spec §5.2).
+// trackingTag follows another tag through an ImageStreamTag reference.
 func trackingTag(name, namespace, from string, generation *int64) imagev1.TagReference {
 	tag := dockerTag(name, "", generation)
 	tag.From = &corev1.ObjectReference{Kind: "ImageStreamTag", Namespace: namespace, Name: from}
@@ -105,7 +105,7 @@ func TestStrategyBasics(t *testing.T) {
 	if s.AllowCreateOnUpdate(ctx) {
 		t.Error("PUT must not create streams")
 	}
-	// spec §2.1: an update without resourceVersion is a 422.
+	// An update without resourceVersion is a 422.
 	if s.AllowUnconditionalUpdate(ctx) {
 		t.Error("updates must carry a resourceVersion")
 	}
@@ -141,8 +141,8 @@ func TestRegistryHostnames(t *testing.T) {
 	}
 }
 
-// TestPrepareForCreate covers spec §4.3 (status discarded and replaced by the computed
-// repositories, generation 1 everywhere) and the importer-free part of §4.5.
+// TestPrepareForCreate covers create preparation (status discarded and replaced by the computed
+// repositories, generation 1 everywhere) and the spec tags resolved without an importer.
 func TestPrepareForCreate(t *testing.T) {
 	meta := metav1.ObjectMeta{Name: "is", Namespace: "ns"}
 	tests := []struct {
@@ -152,7 +152,7 @@ func TestPrepareForCreate(t *testing.T) {
 		want      imagev1.ImageStream
 	}{
 		{
-			name:      "client status is discarded; repositories come from both hostnames (decisions.md D11)",
+			name:      "client status is discarded; repositories come from both hostnames (D11)",
 			hostnames: bothHosts,
 			in: imagev1.ImageStream{
 				ObjectMeta: meta,
@@ -198,12 +198,12 @@ func TestPrepareForCreate(t *testing.T) {
 					dockerTag("b", "quay.io/a/b:2", ptr(1)),
 					dockerTag("c", "quay.io/a/b:3", ptr(1)),
 				}},
-				// Plain DockerImage tags wait for an importer: no status (spec §4.5).
+				// Plain DockerImage tags wait for an importer: no status.
 				Status: imagev1.ImageStreamStatus{DockerImageRepository: internalRepo("is"), PublicDockerImageRepository: publicRepo("is")},
 			},
 		},
 		{
-			name:      "a DockerImage reference tag is resolved into status (spec §4.5)",
+			name:      "a DockerImage reference tag is resolved into status",
 			hostnames: bothHosts,
 			in: imagev1.ImageStream{
 				ObjectMeta: meta,
@@ -233,7 +233,7 @@ func TestPrepareForCreate(t *testing.T) {
 			},
 		},
 		{
-			name:      "a same-stream ImageStreamTag copies the event of the tag it follows (spec §5.2)",
+			name:      "a same-stream ImageStreamTag copies the event of the tag it follows",
 			hostnames: bothHosts,
 			in: imagev1.ImageStream{
 				ObjectMeta: meta,
@@ -347,9 +347,9 @@ func storedStream() *imagev1.ImageStream {
 	}
 }
 
-// TestPrepareForUpdate covers spec §4.4: status and generation are the server's, spec-tag
-// generations are protected except for an explicit 0, and new or changed tags are stamped with
-// the stream generation and resolved (§4.5).
+// TestPrepareForUpdate covers update preparation: status and generation are the server's,
+// spec-tag generations are protected except for an explicit 0, and new or changed tags are
+// stamped with the stream generation and resolved.
 func TestPrepareForUpdate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -365,7 +365,7 @@ func TestPrepareForUpdate(t *testing.T) {
 			want:   func(*imagev1.ImageStream) {},
 		},
 		{
-			name: "client status is replaced by the stored status (spec §4.4 step 2)",
+			name: "client status is replaced by the stored status",
 			update: func(is *imagev1.ImageStream) {
 				is.Status = imagev1.ImageStreamStatus{
 					DockerImageRepository: "evil.example.com/ns/is",
@@ -460,7 +460,7 @@ func TestPrepareForUpdate(t *testing.T) {
 			want:   func(is *imagev1.ImageStream) { is.Generation = 1 },
 		},
 		{
-			name: "stored status tags without items or conditions are dropped (spec §4.4 step 1)",
+			name: "stored status tags without items or conditions are dropped",
 			old: func(is *imagev1.ImageStream) {
 				is.Status.Tags = append(is.Status.Tags,
 					imagev1.NamedTagEventList{Tag: "cond", Conditions: []imagev1.TagEventCondition{{Type: imagev1.ImportSuccess, Status: corev1.ConditionFalse, Generation: 2}}},
@@ -529,7 +529,7 @@ func statusStoredStream() *imagev1.ImageStream {
 	}
 }
 
-// TestStatusPrepareForUpdate covers spec §4.6: only status may change through
+// TestStatusPrepareForUpdate: only status may change through
 // imagestreams/status, and a new head without a generation gets one.
 func TestStatusPrepareForUpdate(t *testing.T) {
 	tests := []struct {
@@ -634,7 +634,7 @@ func prepend(items []imagev1.TagEvent, event imagev1.TagEvent) []imagev1.TagEven
 	return append([]imagev1.TagEvent{event}, items...)
 }
 
-// TestCanonicalize: spec and status tags are maps in meaning and sorted on output (spec §4.1).
+// TestCanonicalize: spec and status tags are maps in meaning and sorted on output.
 func TestCanonicalize(t *testing.T) {
 	stream := &imagev1.ImageStream{
 		Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{
@@ -659,7 +659,7 @@ func TestCanonicalize(t *testing.T) {
 }
 
 // TestGetAttrs checks that the attribute function offers exactly the field-selector keys the
-// scheme accepts (spec §4.8), with the stored values.
+// scheme accepts, with the stored values.
 func TestGetAttrs(t *testing.T) {
 	stream := &imagev1.ImageStream{
 		ObjectMeta: metav1.ObjectMeta{Name: "is", Namespace: "ns", Labels: map[string]string{"app": "x"}},
@@ -737,7 +737,7 @@ func TestMatchImageStream(t *testing.T) {
 }
 
 // TestDecorator: the read decorator recomputes both repositories from the configured hostnames
-// on single objects and on every list item, so a hostname change shows at once (spec §4.3).
+// on single objects and on every list item, so a hostname change shows at once.
 func TestDecorator(t *testing.T) {
 	stale := func(name string) imagev1.ImageStream {
 		return imagev1.ImageStream{
@@ -810,12 +810,12 @@ func TestStrategyValidate(t *testing.T) {
 			mutate:   func(*imagev1.ImageStream) {},
 		},
 		{
-			name:     "create: a 63-character name is the longest allowed (decisions.md D3)",
+			name:     "create: a 63-character name is the longest allowed (D3)",
 			validate: func(obj *imagev1.ImageStream) field.ErrorList { return s.Validate(ctx, obj) },
 			mutate:   func(is *imagev1.ImageStream) { is.Name = strings.Repeat("a", 63) },
 		},
 		{
-			name:     "create: a 64-character name is too long (decisions.md D3)",
+			name:     "create: a 64-character name is too long (D3)",
 			validate: func(obj *imagev1.ImageStream) field.ErrorList { return s.Validate(ctx, obj) },
 			mutate:   func(is *imagev1.ImageStream) { is.Name = strings.Repeat("a", 64) },
 			want:     []fieldErr{{field.ErrorTypeTooLong, "metadata.name"}},
@@ -826,7 +826,7 @@ func TestStrategyValidate(t *testing.T) {
 			mutate:   func(is *imagev1.ImageStream) { is.GenerateName, is.Name = "app-", "app-x7k2p" },
 		},
 		{
-			name:     "create: a generateName must otherwise follow the stream-name pattern (decisions.md D3)",
+			name:     "create: a generateName must otherwise follow the stream-name pattern (D3)",
 			validate: func(obj *imagev1.ImageStream) field.ErrorList { return s.Validate(ctx, obj) },
 			mutate:   func(is *imagev1.ImageStream) { is.GenerateName, is.Name = "App-", "app-x7k2p" },
 			want:     []fieldErr{{field.ErrorTypeInvalid, "metadata.generateName"}},
@@ -838,7 +838,7 @@ func TestStrategyValidate(t *testing.T) {
 			want:     []fieldErr{{field.ErrorTypeInvalid, "metadata.generateName"}, {field.ErrorTypeInvalid, "metadata.name"}},
 		},
 		{
-			name:     "create: a tag name a registry would reject (decisions.md D4)",
+			name:     "create: a tag name a registry would reject (D4)",
 			validate: func(obj *imagev1.ImageStream) field.ErrorList { return s.Validate(ctx, obj) },
 			mutate: func(is *imagev1.ImageStream) {
 				is.Spec.Tags = append(is.Spec.Tags, dockerTag("-bad", "quay.io/a/b:2", ptr(1)))
@@ -846,7 +846,7 @@ func TestStrategyValidate(t *testing.T) {
 			want: []fieldErr{{field.ErrorTypeInvalid, "spec.tags[1].name"}},
 		},
 		{
-			name: "update: a bad tag name is rejected too (decisions.md D4)",
+			name: "update: a bad tag name is rejected too (D4)",
 			validate: func(obj *imagev1.ImageStream) field.ErrorList {
 				return s.ValidateUpdate(ctx, obj, valid())
 			},
@@ -854,7 +854,7 @@ func TestStrategyValidate(t *testing.T) {
 			want:   []fieldErr{{field.ErrorTypeInvalid, "spec.tags[0].name"}},
 		},
 		{
-			name: "status update: a new unparseable reference is rejected (spec §4.6)",
+			name: "status update: a new unparseable reference is rejected",
 			validate: func(obj *imagev1.ImageStream) field.ErrorList {
 				return NewStatusStrategy(s).ValidateUpdate(ctx, obj, valid())
 			},
@@ -876,7 +876,7 @@ func TestStrategyValidate(t *testing.T) {
 }
 
 // TestGetResetFields: the main endpoint resets status, the status endpoint spec and metadata
-// (ARCHITECTURE.md §4), so server-side apply through either cannot own the other's fields.
+// so server-side apply through either cannot own the other's fields.
 func TestGetResetFields(t *testing.T) {
 	mainStrategy := newTestStrategy(bothHosts)
 	tests := []struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
 )
 
-// TableConvertor prints streams like `oc get is` (spec §11): no AGE column, relative times in
+// TableConvertor prints streams like `oc get is`: no AGE column, relative times in
 // "3 hours ago" form.
 type TableConvertor struct{}
 

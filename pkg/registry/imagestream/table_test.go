@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// TestConvertToTableColumns checks the columns of `oc get is` (spec §11): no AGE column.
+// TestConvertToTableColumns checks the columns of `oc get is`: no AGE column.
 func TestConvertToTableColumns(t *testing.T) {
 	table, err := TableConvertor{}.ConvertToTable(context.Background(), &imagev1.ImageStreamList{}, nil)
 	if err != nil {
@@ -32,7 +32,7 @@ func TestConvertToTableColumns(t *testing.T) {
 	}
 }
 
-// TestConvertToTable checks the cells of spec §11: repository preference (public, spec,
+// TestConvertToTable checks the cells of `oc get is`: repository preference (public, spec,
 // internal), tags newest head first, "Updated" as a docker-style relative time.
 func TestConvertToTable(t *testing.T) {
 	now := time.Now()

@@ -117,6 +117,9 @@ func (r *REST) validate(ctx context.Context, obj runtime.Object, createValidatio
 	img.Namespace = ""
 	img.ResourceVersion = ""
 	img.ManagedFields = nil
+	// As POST images does: fields only the server sets (a deletion timestamp would leave the
+	// image terminating forever) are not taken from the client.
+	rest.WipeObjectMetaSystemFields(img)
 	rest.FillObjectMetaSystemFields(img)
 	if err := rest.BeforeCreate(r.cfg.ImageStrategy, genericapirequest.WithNamespace(ctx, metav1.NamespaceNone), img); err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 
 // Resource is everything needed to read and write one resource exactly as its
 // genericregistry.Store and the etcd3 storage under it do: the same key, codec, value
-// transformer and resourceVersion semantics (ARCHITECTURE.md §5 steps 1-6). Values written
+// transformer and resourceVersion semantics. Values written
 // through a Resource are indistinguishable from the Store's own, so watches, the watch cache
 // and encryption at rest keep working.
 type Resource struct {

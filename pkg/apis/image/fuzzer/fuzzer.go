@@ -1,6 +1,6 @@
 // Package fuzzer holds the randfill functions that make random image.openshift.io objects look
 // like objects the server could store, so that JSON and protobuf round-trip tests exercise the
-// serializations rather than trip over values no request can produce (ARCHITECTURE.md §2).
+// serializations rather than trip over values no request can produce.
 package fuzzer
 
 import (
@@ -31,7 +31,7 @@ func Funcs(_ runtimeserializer.CodecFactory) []interface{} {
 
 // fuzzRawExtension fills the only RawExtension of the group, Image.dockerImageMetadata, the way
 // the server stores it: nil, or canonical docker10 JSON in Raw with Object nil. Protobuf
-// marshals a RawExtension from Raw alone and drops Object (ARCHITECTURE.md §0 rule 8), and the
+// marshals a RawExtension from Raw alone and silently drops Object, and the
 // JSON serializer writes Raw verbatim, so only canonical bytes survive both unchanged.
 func fuzzRawExtension(r *runtime.RawExtension, c randfill.Continue) {
 	r.Object = nil
@@ -49,7 +49,7 @@ func fuzzRawExtension(r *runtime.RawExtension, c randfill.Continue) {
 }
 
 // fuzzImage keeps dockerImageMetadataVersion consistent with the metadata: "1.0" when there is
-// metadata, as NormalizeDockerImageMetadata stores it (spec §3.2), and empty otherwise.
+// metadata, as NormalizeDockerImageMetadata stores it, and empty otherwise.
 func fuzzImage(img *imagev1.Image, c randfill.Continue) {
 	c.FillNoCustom(img)
 	img.DockerImageMetadataVersion = ""
@@ -59,7 +59,7 @@ func fuzzImage(img *imagev1.Image, c randfill.Continue) {
 }
 
 // fuzzImageStream gives spec and status tags unique, non-empty names in sorted order, as
-// validation and Canonicalize guarantee for stored streams (spec §4.1).
+// validation and Canonicalize guarantee for stored streams.
 func fuzzImageStream(stream *imagev1.ImageStream, c randfill.Continue) {
 	c.FillNoCustom(stream)
 	for i := range stream.Spec.Tags {

@@ -27,8 +27,8 @@ func newFiller(t *testing.T) func(obj interface{}) {
 }
 
 // TestImageMetadataIsCanonical checks that fuzzed dockerImageMetadata is what the server stores:
-// Raw already in canonical form (normalizing again changes nothing), Object nil (ARCHITECTURE.md
-// §0 rule 8), version "1.0" exactly when there is metadata; and that both branches occur.
+// Raw already in canonical form (normalizing again changes nothing), Object nil (protobuf would
+// drop it), version "1.0" exactly when there is metadata; and that both branches occur.
 func TestImageMetadataIsCanonical(t *testing.T) {
 	fill := newFiller(t)
 	var withRaw, withoutRaw int
@@ -63,7 +63,7 @@ func TestImageMetadataIsCanonical(t *testing.T) {
 }
 
 // TestImageStreamTagsAreSane checks that fuzzed streams have unique, non-empty, sorted tag names
-// (what validation and Canonicalize guarantee, spec §4.1) and defaulted policies (spec §4.1).
+// (what validation and Canonicalize guarantee) and policies defaulted as decoding defaults them.
 func TestImageStreamTagsAreSane(t *testing.T) {
 	fill := newFiller(t)
 	var sawTags bool

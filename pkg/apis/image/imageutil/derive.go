@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Media types the derivation distinguishes (spec §3.4, §3.5).
+// Media types the derivation distinguishes.
 const (
 	MediaTypeSchema1Manifest       = "application/vnd.docker.distribution.manifest.v1+json"
 	MediaTypeSchema1SignedManifest = "application/vnd.docker.distribution.manifest.v1+prettyjws"
@@ -30,7 +30,7 @@ const (
 
 const (
 	// managedSignatureAnnotation was once set on signatures by the signature import
-	// controller; the real server strips it on every write (spec §3.4 step 4).
+	// controller; the real server strips it on every write.
 	managedSignatureAnnotation = "image.openshift.io/managed-signature"
 )
 
@@ -38,7 +38,7 @@ const (
 var now = time.Now
 
 // manifest is the union of the manifest shapes we read: schema1 (signed or not), schema2, OCI
-// image manifest, Docker manifest list and OCI index. Only the fields the spec uses are here.
+// image manifest, Docker manifest list and OCI index. Only the fields the derivation uses are here.
 type manifest struct {
 	SchemaVersion int    `json:"schemaVersion"`
 	MediaType     string `json:"mediaType,omitempty"`
@@ -112,11 +112,12 @@ func isListType(mediaType string) bool {
 }
 
 // ImageWithMetadata fills img's dockerImageMetadata, dockerImageLayers, layer-order annotation
-// and dockerImageManifestMediaType from dockerImageManifest and dockerImageConfig (spec §3.5).
-// It is a no-op when the manifest is empty (the documentation sample of spec §14 keeps its
-// metadata as sent). It returns errors instead of logging them; *MetadataError means the stored
-// metadata itself is unreadable, anything else is a derivation problem the real server only
-// logs (spec §3.4 step 1). Metadata keeps the image's version (a pre012 image stays pre012).
+// and dockerImageManifestMediaType from dockerImageManifest and dockerImageConfig, as OpenShift
+// does. It is a no-op when the manifest is empty (the documentation's example mapping,
+// examples/mapping.yaml, keeps its metadata as sent). It returns errors instead of logging them;
+// *MetadataError means the stored metadata itself is unreadable, anything else is a derivation
+// problem the real server only logs. Metadata keeps the image's version (a pre012 image stays
+// pre012).
 func ImageWithMetadata(img *imagev1.Image) error {
 	if len(img.DockerImageManifest) == 0 {
 		return nil
@@ -187,7 +188,7 @@ func ImageWithMetadata(img *imagev1.Image) error {
 	}
 
 	// Size counts every distinct blob once; for schema2 the config blob counts too and a
-	// layer that happens to be the config is not counted twice (spec §3.5 "Size").
+	// layer that happens to be the config is not counted twice.
 	seen := map[string]bool{}
 	derived.Size = 0
 	if m.SchemaVersion == 2 {
@@ -205,7 +206,7 @@ func ImageWithMetadata(img *imagev1.Image) error {
 }
 
 // fillImageLayers derives dockerImageLayers from the manifest unless the client (the registry)
-// already supplied them; the stored order is always oldest layer first (spec §3.5 "Layers").
+// already supplied them; the stored order is always oldest layer first.
 func fillImageLayers(img *imagev1.Image, m *manifest) error {
 	if len(img.DockerImageLayers) != 0 {
 		return nil
@@ -247,7 +248,7 @@ func fillImageLayers(img *imagev1.Image, m *manifest) error {
 
 // reorderImageLayers brings client-supplied layers into ascending order. Without the order
 // annotation the manifest media type implies it: schema1 clients send ascending, schema2/OCI
-// clients descending; for any other type the layers are left alone (spec §3.5 "Layer order").
+// clients descending; for any other type the layers are left alone.
 func reorderImageLayers(img *imagev1.Image) {
 	if len(img.DockerImageLayers) == 0 {
 		return
@@ -281,7 +282,7 @@ func setAnnotation(img *imagev1.Image, key, value string) {
 }
 
 // fillManifestList populates dockerImageManifests when dockerImageManifest is a Docker
-// manifest list or an OCI index (spec §3.4 step 2). The type is the declared
+// manifest list or an OCI index. The type is the declared
 // dockerImageManifestMediaType, or the JSON's own mediaType when none is declared; a
 // contradicting JSON mediaType means the manifest is not a list.
 func fillManifestList(img *imagev1.Image) error {
@@ -318,7 +319,7 @@ func fillManifestList(img *imagev1.Image) error {
 }
 
 // removeManagedSignatureAnnotation strips an annotation that an old update bug let clients set
-// on signatures, bypassing validation (spec §3.4 step 4, rhbz#1557607).
+// on signatures, bypassing validation (rhbz#1557607).
 func removeManagedSignatureAnnotation(img *imagev1.Image) {
 	for i := range img.Signatures {
 		delete(img.Signatures[i].Annotations, managedSignatureAnnotation)
@@ -326,7 +327,7 @@ func removeManagedSignatureAnnotation(img *imagev1.Image) {
 }
 
 // clearStoredBlobs drops manifest and config when the registry says it keeps them in blob
-// storage, so pushed images store neither (spec §3.4 step 3).
+// storage, so pushed images store neither.
 func clearStoredBlobs(img *imagev1.Image) {
 	if img.Annotations[imagev1.ImageManifestBlobStoredAnnotation] == "true" {
 		img.DockerImageManifest = ""
@@ -334,9 +335,10 @@ func clearStoredBlobs(img *imagev1.Image) {
 	}
 }
 
-// PrepareImageForCreate applies spec §3.4 in order: metadata derivation (ImageWithMetadata),
-// manifest list → dockerImageManifests, manifestBlobStored clearing, managed-signature
-// removal, and finally NormalizeDockerImageMetadata so that the stored metadata is canonical.
+// PrepareImageForCreate prepares a new image as OpenShift does, in order: metadata derivation
+// (ImageWithMetadata), manifest list → dockerImageManifests, manifestBlobStored clearing,
+// managed-signature removal, and finally NormalizeDockerImageMetadata so that the stored
+// metadata is canonical.
 //
 // Unreadable metadata is a *MetadataError returned before anything changes (the real server
 // fails it in conversion, 400). Derivation and manifest-list errors do not stop the other steps;
@@ -360,8 +362,9 @@ func PrepareImageForCreate(img *imagev1.Image) error {
 	return errors.Join(errs...)
 }
 
-// PrepareImageForUpdate applies the silent resets of spec §3.6 to newImg against the stored
-// oldImg: dockerImageMetadata, its version and dockerImageLayers always revert;
+// PrepareImageForUpdate applies OpenShift's silent resets of an image update (no errors) to
+// newImg against the stored oldImg: dockerImageMetadata, its version and dockerImageLayers
+// always revert;
 // dockerImageSignatures revert when stored ones exist; a changed dockerImageManifest is kept
 // only when empty or when its canonical digest equals the image name (by the stored media
 // type); a changed dockerImageConfig is kept only when empty or when it hashes to the
@@ -500,7 +503,7 @@ func decodeJOSEBase64(s string) ([]byte, error) {
 }
 
 // digestMatches reports whether content hashes to dgst ("algo:hex"); the algorithms are those
-// the OCI digest package verifies (and decisions.md D5 allows as image names).
+// the OCI digest package verifies (and D5 allows as image names).
 func digestMatches(dgst string, content []byte) (bool, error) {
 	algo, want, ok := strings.Cut(dgst, ":")
 	if !ok {

@@ -580,7 +580,8 @@ func TestPrepareImageForCreate(t *testing.T) {
 }
 
 // TestPrepareImageForCreateDocumentationSample: without a manifest nothing is derived, so the
-// sample's layers (duplicates, no media types) and metadata are kept as sent (spec §14 step 4).
+// sample's layers (duplicates, no media types) and metadata are kept as sent, as OpenShift
+// keeps them.
 func TestPrepareImageForCreateDocumentationSample(t *testing.T) {
 	data, err := os.ReadFile("testdata/mapping.yaml")
 	if err != nil {
@@ -706,7 +707,8 @@ func TestPrepareImageForUpdate(t *testing.T) {
 				if img.DockerImageManifest != s2 {
 					t.Errorf("manifest reverted")
 				}
-				// Stored layers are kept and stored Size > 0: already derived (spec §3.5 early return).
+				// Stored layers are kept and stored Size > 0: already derived, so derivation stops
+				// early.
 				if diff := cmp.Diff(storedMeta, metadataOf(t, img)); diff != "" {
 					t.Errorf("metadata (-want +got):\n%s", diff)
 				}

@@ -15,10 +15,10 @@ import (
 
 const (
 	// MetadataVersion10 is the default dockerImageMetadataVersion: openshift/api image/docker10,
-	// CamelCase JSON keys (spec §3.2).
+	// CamelCase JSON keys.
 	MetadataVersion10 = "1.0"
 	// MetadataVersionPre012 selects openshift/api image/dockerpre012: snake_case top-level JSON
-	// keys, CamelCase inside the configs (spec §3.2).
+	// keys, CamelCase inside the configs.
 	MetadataVersionPre012 = "pre012"
 
 	// metadataGroup is the group the real server encodes dockerImageMetadata with; a bare
@@ -30,8 +30,8 @@ const (
 
 // MetadataError reports dockerImageMetadata or dockerImageMetadataVersion that cannot be
 // decoded. The real server fails the same input in conversion, before any strategy runs, so
-// API handlers answer it with 400 BadRequest (spec §3.2). Use errors.As to tell it apart from
-// derivation errors, which the real server only logs (spec §3.4).
+// API handlers answer it with 400 BadRequest. Use errors.As to tell it apart from derivation
+// errors, which the real server only logs.
 type MetadataError struct {
 	// Message is the client-facing text; it names the offending field.
 	Message string
@@ -63,7 +63,7 @@ func knownVersion(v string) bool {
 
 // NormalizeDockerImageMetadata decodes img.DockerImageMetadata.Raw (or .Object when Raw is
 // empty) according to img.DockerImageMetadataVersion and re-encodes it the way the real server
-// returns it (spec §3.2):
+// returns it:
 //
 //   - the version defaults to "1.0"; "1.0" is decoded into docker10.DockerImage (CamelCase
 //     keys), "pre012" into dockerpre012.DockerImage (snake_case top-level keys);
@@ -101,7 +101,7 @@ func DockerImageMetadata(img *imagev1.Image) (*docker10.DockerImage, error) {
 }
 
 // SetDockerImageMetadata encodes meta canonically as version "1.0" into img: Raw set, Object
-// nil, DockerImageMetadataVersion "1.0" (spec §3.2). A nil meta encodes the empty struct, as the
+// nil, DockerImageMetadataVersion "1.0". A nil meta encodes the empty struct, as the
 // real server does for an image without metadata.
 func SetDockerImageMetadata(img *imagev1.Image, meta *docker10.DockerImage) error {
 	return setMetadata(img, meta, MetadataVersion10)
@@ -205,7 +205,7 @@ func setMetadata(img *imagev1.Image, meta *docker10.DockerImage, version string)
 }
 
 // encodeMetadata serializes meta as the version's struct with apiVersion
-// "image.openshift.io/<version>" and kind DockerImage (spec §3.2 "Encode").
+// "image.openshift.io/<version>" and kind DockerImage, as the real server encodes it.
 func encodeMetadata(meta *docker10.DockerImage, version string) ([]byte, error) {
 	if meta == nil {
 		meta = &docker10.DockerImage{}

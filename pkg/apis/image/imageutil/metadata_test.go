@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// TestNormalizeDockerImageMetadata covers the decode/encode rules of spec §3.2 for both
+// TestNormalizeDockerImageMetadata covers the real server's decode/encode rules for both
 // versions, the legacy apiVersion forms and the rejected versions.
 func TestNormalizeDockerImageMetadata(t *testing.T) {
 	const empty10 = `{"kind":"DockerImage","apiVersion":"image.openshift.io/1.0","Id":"","Created":null,"ContainerConfig":{}}`
@@ -226,7 +226,7 @@ func TestNormalizeDockerImageMetadata(t *testing.T) {
 }
 
 // TestNormalizeDocumentationSample round-trips the metadata of the documentation's mapping
-// (spec §14, examples/mapping.yaml): nothing but the apiVersion may change.
+// (examples/mapping.yaml): nothing but the apiVersion may change.
 func TestNormalizeDocumentationSample(t *testing.T) {
 	data, err := os.ReadFile("testdata/mapping.yaml")
 	if err != nil {
@@ -283,7 +283,7 @@ func TestNormalizeDocumentationSample(t *testing.T) {
 	if len(meta.Config.Env) != 13 || meta.Config.Env[0] != "RACK_ENV=production" {
 		t.Errorf("Env = %q", meta.Config.Env)
 	}
-	// YAML→JSON keeps the date-like label a string (spec §14 step 1).
+	// YAML→JSON keeps the date-like label a string, as with OpenShift.
 	if got := meta.Config.Labels["build-date"]; got != "2015-12-23" {
 		t.Errorf("build-date label = %q", got)
 	}

@@ -11,10 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// tagsColumnWidth is the width `oc get is` budgets for the Tags cell (spec §11).
+// tagsColumnWidth is the width `oc get is` budgets for the Tags cell.
 const tagsColumnWidth = 40
 
-// ImageStreamTagsColumn renders the Tags cell of `oc get is` (spec §11): status tag names
+// ImageStreamTagsColumn renders the Tags cell of `oc get is`, as OpenShift does: status tag names
 // ordered by head `created` rounded to seconds, newest first, ties by name (tags without
 // history last), fitted into 40 characters counting each tag as len+1. At least one tag is
 // always shown; a tag that overflows by at most 25% of the width is still taken when more than
@@ -77,7 +77,7 @@ func tagsByCreated(lists []imagev1.NamedTagEventList) []string {
 }
 
 // ImageStreamUpdated returns the newest head `created` across the stream's status tags, the
-// Updated cell of `oc get is` (spec §11); it is zero when no tag has history, and callers then
+// Updated cell of `oc get is`; it is zero when no tag has history, and callers then
 // leave the cell empty.
 func ImageStreamUpdated(stream *imagev1.ImageStream) metav1.Time {
 	var latest metav1.Time
@@ -90,7 +90,7 @@ func ImageStreamUpdated(stream *imagev1.ImageStream) metav1.Time {
 }
 
 // HumanDuration renders d the way docker's go-units HumanDuration does, which is what `oc`
-// tables show for image resources instead of kubectl's "5m" style (spec §11): "Less than a
+// tables show for image resources instead of kubectl's "5m" style: "Less than a
 // second", "1 second", "47 seconds", "About a minute", "3 minutes", "About an hour", "3 hours"
 // (up to 47), "13 days", "2 weeks", "3 months", "2 years". Callers append " ago".
 func HumanDuration(d time.Duration) string {

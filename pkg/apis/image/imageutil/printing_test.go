@@ -112,7 +112,7 @@ func TestImageStreamUpdated(t *testing.T) {
 	}
 }
 
-// TestHumanDuration pins the go-units renderings `oc` users see (spec §11).
+// TestHumanDuration pins the go-units renderings `oc` users see.
 func TestHumanDuration(t *testing.T) {
 	day := 24 * time.Hour
 	week := 7 * day

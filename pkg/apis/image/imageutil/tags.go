@@ -44,7 +44,7 @@ func LatestTagEvent(stream *imagev1.ImageStream, tag string) *imagev1.TagEvent {
 }
 
 // AddTagEventToImageStream records next as the newest event of tag and reports whether the
-// stream changed (spec §5.1):
+// stream changed, exactly as OpenShift does:
 //
 //   - no history (or an empty one) → the history becomes exactly [next], conditions dropped;
 //   - otherwise next is compared with the head only: same reference, image and generation →
@@ -53,9 +53,9 @@ func LatestTagEvent(stream *imagev1.ImageStream, tag string) *imagev1.TagEvent {
 //     these collapse branches head `created` is kept); all different → next is prepended;
 //   - every change clears the tag's conditions.
 //
-// Older entries are never consulted, so A, B, A yields three entries (decisions.md keeps this).
-// A new tag's history is appended and status tags are re-sorted by tag, the order the real
-// server's map produces on output (spec §4.1).
+// Older entries are never consulted, so A, B, A yields three entries (kept on purpose, as in
+// OpenShift). A new tag's history is appended and status tags are re-sorted by tag, the order
+// the real server's map produces on output.
 func AddTagEventToImageStream(stream *imagev1.ImageStream, tag string, next imagev1.TagEvent) bool {
 	list := StatusTag(stream, tag)
 	if list == nil {
@@ -93,7 +93,7 @@ func AddTagEventToImageStream(stream *imagev1.ImageStream, tag string, next imag
 }
 
 // UpdateTrackingTags applies next, just recorded for updatedTag, to every spec tag of the same
-// stream that tracks it (spec §5.2): from.kind ImageStreamTag, from.namespace empty or the
+// stream that tracks it: from.kind ImageStreamTag, from.namespace empty or the
 // stream's, and from.name either "<updatedTag>" or "<stream>:<updatedTag>" ("<stream>:" means
 // "latest", as openshift's SplitImageStreamTag reads it). Other streams are never touched.
 // It returns how many tracking tags changed.
@@ -130,7 +130,7 @@ func UpdateTrackingTags(stream *imagev1.ImageStream, updatedTag string, next ima
 }
 
 // ResolveReferenceForTagEvent returns the pull spec clients should use for event of tag
-// (spec §5.3): with referencePolicy Local, a parseable status.dockerImageRepository and an
+// as OpenShift does: with referencePolicy Local, a parseable status.dockerImageRepository and an
 // image name, it is "<status repository>@<image>" (pull through the integrated registry);
 // otherwise the event's own dockerImageReference. A nil event yields "".
 func ResolveReferenceForTagEvent(stream *imagev1.ImageStream, tag string, event *imagev1.TagEvent) string {
@@ -152,7 +152,7 @@ func ResolveReferenceForTagEvent(stream *imagev1.ImageStream, tag string, event 
 }
 
 // SortTags sorts spec tags by name and status tags by tag, the order the real server's tag
-// maps produce on output (spec §4.1); used by Canonicalize. The sort is stable so duplicates
+// maps produce on output; used by Canonicalize. The sort is stable so duplicates
 // (rejected by validation anyway) keep their relative order.
 func SortTags(stream *imagev1.ImageStream) {
 	slices.SortStableFunc(stream.Spec.Tags, func(a, b imagev1.TagReference) int {

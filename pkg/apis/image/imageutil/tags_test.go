@@ -77,7 +77,7 @@ func TestAddTagEventToImageStream(t *testing.T) {
 			want:        []imagev1.NamedTagEventList{{Tag: "latest", Items: []imagev1.TagEvent{event(t0, "r/a", "A", 3)}}},
 		},
 		{
-			// decisions.md: the same reference with a different image rewrites the head in place.
+			// Kept from OpenShift: the same reference with a different image rewrites the head in place.
 			name:        "image change under the same reference rewrites the head",
 			status:      []imagev1.NamedTagEventList{{Tag: "latest", Items: []imagev1.TagEvent{event(t0, "r/a", "A", 1), event(t0, "r/z", "Z", 1)}, Conditions: importFailed}},
 			tag:         "latest",
@@ -102,7 +102,7 @@ func TestAddTagEventToImageStream(t *testing.T) {
 			want:        []imagev1.NamedTagEventList{{Tag: "latest", Items: []imagev1.TagEvent{event(t1, "r/b", "B", 2), event(t0, "r/a", "A", 1)}}},
 		},
 		{
-			// decisions.md: history is compared with the head only.
+			// Kept from OpenShift: history is compared with the head only.
 			name:        "only the head is compared: an older equal entry does not stop a prepend",
 			status:      []imagev1.NamedTagEventList{{Tag: "latest", Items: []imagev1.TagEvent{event(t0, "r/b", "B", 1), event(t0, "r/a", "A", 1)}}},
 			tag:         "latest",
@@ -139,7 +139,7 @@ func TestAddTagEventToImageStream(t *testing.T) {
 	}
 }
 
-// TestAddTagEventABA: pushing A, B, A gives three entries, newest first (decisions.md keeps it).
+// TestAddTagEventABA: pushing A, B, A gives three entries, newest first, as in OpenShift.
 func TestAddTagEventABA(t *testing.T) {
 	stream := &imagev1.ImageStream{}
 	a1 := event(t0, "r@A", "A", 1)

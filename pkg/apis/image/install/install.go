@@ -1,5 +1,5 @@
 // Package install registers the image.openshift.io API with a scheme. It is the only place that
-// registers types (ARCHITECTURE.md §2).
+// registers types.
 package install
 
 import (
@@ -12,7 +12,8 @@ import (
 )
 
 // InternalGroupVersion is the in-memory version. Its Go types are the v1 types themselves
-// (option B): converting between v1 and __internal only changes the kind's version.
+// (no separate internal types to keep in step): converting between v1 and __internal only
+// changes the kind's version.
 var InternalGroupVersion = schema.GroupVersion{Group: imagev1.GroupName, Version: runtime.APIVersionInternal}
 
 // Install registers v1 with its defaults and field labels, and the same types as __internal.

@@ -20,7 +20,7 @@ func newScheme() *runtime.Scheme {
 	return scheme
 }
 
-// TestInstallRegistersKinds checks the option B registration (ARCHITECTURE.md §2): the served
+// TestInstallRegistersKinds checks that v1 is served as its own in-memory type: the served
 // kinds exist both as v1 and as __internal, backed by the same Go types.
 func TestInstallRegistersKinds(t *testing.T) {
 	scheme := newScheme()
@@ -67,9 +67,8 @@ func TestInstallVersionPriority(t *testing.T) {
 	}
 }
 
-// TestInstallDefaults checks that decoding defaults the tag policies as OpenShift does (spec
-// §4.1): referencePolicy.type Source and importPolicy.importMode Legacy, without touching set
-// values.
+// TestInstallDefaults checks that decoding defaults the tag policies as OpenShift does:
+// referencePolicy.type Source and importPolicy.importMode Legacy, without touching set values.
 func TestInstallDefaults(t *testing.T) {
 	scheme := newScheme()
 	tests := []struct {
@@ -119,7 +118,7 @@ func TestInstallDefaults(t *testing.T) {
 }
 
 // TestInstallDecodeToInternal decodes v1 JSON the way storage and handlers do: into __internal,
-// with defaults, onto the same Go type (ARCHITECTURE.md §2).
+// with defaults, onto the same Go type.
 func TestInstallDecodeToInternal(t *testing.T) {
 	scheme := newScheme()
 	codecs := serializer.NewCodecFactory(scheme)
@@ -145,7 +144,7 @@ func TestInstallDecodeToInternal(t *testing.T) {
 	}
 }
 
-// TestInstallFieldLabels checks the field-selector keys of spec §4.8: ImageStream supports name,
+// TestInstallFieldLabels checks the field-selector keys OpenShift supports: ImageStream supports name,
 // namespace and both repository fields; Image only its name. Anything else is an error, so a
 // typo is a 400 instead of an empty list.
 func TestInstallFieldLabels(t *testing.T) {

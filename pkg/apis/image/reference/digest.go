@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Digest errors. Their texts are those of the real server (image-api.md
-// §2.3) because clients see them verbatim as `Invalid value` details.
+// Digest errors. Their texts are those of the real server (openshift/library-go)
+// because clients see them verbatim as `Invalid value` details.
 var (
 	// ErrDigestInvalidFormat is returned when a digest is not `algorithm:hex`.
 	ErrDigestInvalidFormat = errors.New("invalid checksum digest format")
@@ -34,7 +34,7 @@ var hexLength = map[string]int{
 // ParseDigest splits a digest `algorithm:hex` and checks it: the algorithm
 // must be sha256, sha384 or sha512 and the hex part lowercase with exactly
 // 64, 96 or 128 digits. Lowercase is required because digests are compared
-// as strings (an Image name is its digest, decisions.md D5), so two spellings
+// as strings (an Image name is its digest, D5), so two spellings
 // of one digest must not both be accepted.
 func ParseDigest(s string) (algorithm, hex string, err error) {
 	return parseDigest(s, false)

@@ -8,15 +8,16 @@ import (
 )
 
 // NameTotalLengthMax is the longest repository part (registry and path,
-// without tag or digest) a pull spec may have (image-api.md §2.3, §2.5).
+// without tag or digest) a pull spec may have, as in distribution and
+// OpenShift.
 const NameTotalLengthMax = 255
 
 // TagPattern is the syntax of a tag: what a registry accepts after the `:`
-// of a pull spec, at most 128 characters. decisions.md D4 applies it to tag
+// of a pull spec, at most 128 characters. D4 applies it to tag
 // names of streams and mappings as well.
 const TagPattern = `[\w][\w.-]{0,127}`
 
-// Parse errors, with the real server's texts (image-api.md §2.3).
+// Parse errors, with the real server's texts (clients see them verbatim).
 var (
 	// ErrNameEmpty is returned for an empty pull spec.
 	ErrNameEmpty = errors.New("repository name must have at least one component")
@@ -30,8 +31,8 @@ var (
 	ErrNameTooLong = fmt.Errorf("repository name must not be more than %d characters", NameTotalLengthMax)
 )
 
-// The grammar of image-api.md §2.3, assembled from named pieces so each rule
-// can be read on its own.
+// The pull-spec grammar of openshift/library-go, assembled from named pieces
+// so each rule can be read on its own.
 const (
 	// component: lowercase alphanumeric runs joined by ".", "_", "__" or any
 	// run of "-".

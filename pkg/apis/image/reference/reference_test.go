@@ -103,7 +103,7 @@ func TestParse(t *testing.T) {
 }
 
 // The error texts are wire-visible (they become `Invalid value` details), so
-// pin them verbatim (image-api.md §2.3).
+// pin them verbatim: they are the real server's.
 func TestErrorStrings(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -231,7 +231,7 @@ func TestParseDigest(t *testing.T) {
 	}
 }
 
-// decisions.md D4: tag names are held to what a registry accepts.
+// D4: tag names are held to what a registry accepts.
 func TestIsValidTag(t *testing.T) {
 	tests := []struct {
 		tag  string

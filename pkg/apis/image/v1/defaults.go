@@ -5,14 +5,14 @@ import (
 )
 
 // SetDefaults_TagReferencePolicy defaults an empty reference policy to Source, as OpenShift
-// does (spec §4.1).
+// does.
 func SetDefaults_TagReferencePolicy(obj *imagev1.TagReferencePolicy) {
 	if obj.Type == "" {
 		obj.Type = imagev1.SourceTagReferencePolicy
 	}
 }
 
-// SetDefaults_TagImportPolicy defaults an empty import mode to Legacy (spec §4.1).
+// SetDefaults_TagImportPolicy defaults an empty import mode to Legacy, as OpenShift does.
 func SetDefaults_TagImportPolicy(obj *imagev1.TagImportPolicy) {
 	if obj.ImportMode == "" {
 		obj.ImportMode = imagev1.ImportModeLegacy

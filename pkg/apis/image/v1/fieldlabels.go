@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// ImageStreamSelectableFields are the field-selector keys ImageStream lists accept (spec §4.8).
+// ImageStreamSelectableFields are the field-selector keys ImageStream lists accept, as in OpenShift.
 // The registry's attribute function lists exactly these, so the two cannot drift.
 var ImageStreamSelectableFields = []string{
 	"metadata.name",

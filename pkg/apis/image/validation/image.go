@@ -14,7 +14,7 @@ import (
 )
 
 // Signature condition types. openshift/api v1 does not declare them; the
-// values are those of the real server's internal API (image-api.md §10).
+// values are those of the real server's internal API.
 const (
 	signatureTrusted  imagev1.SignatureConditionType = "Trusted"
 	signatureForImage imagev1.SignatureConditionType = "ForImage"
@@ -22,21 +22,21 @@ const (
 
 var (
 	// manifestDigestRegexp is the syntax a manifest-list entry's digest must
-	// have (image-api.md §3.3); unlike Image names, any algorithm passes.
+	// have, as in OpenShift; unlike Image names, any algorithm passes.
 	manifestDigestRegexp = regexp.MustCompile(`^` + reference.DigestPattern + `$`)
 	// mediaTypeRegexp is RFC 6838's type/subtype with restricted-name
 	// characters, each part at most 127 characters.
 	mediaTypeRegexp = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 )
 
-// ValidateImage validates an Image on create (image-api.md §3.3) and
-// requires its name to be a digest (decisions.md D5).
+// ValidateImage validates an Image on create, as OpenShift does, and
+// requires its name to be a digest (D5).
 func ValidateImage(img *imagev1.Image) field.ErrorList {
 	return validateImage(img, nil)
 }
 
 // ValidateImageUpdate applies the ObjectMeta update rules and validates the
-// new Image in full, as on create (image-api.md §3.3).
+// new Image in full, as on create (as OpenShift does).
 func ValidateImageUpdate(newImg, oldImg *imagev1.Image) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newImg.ObjectMeta, &oldImg.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, ValidateImage(newImg)...)
@@ -46,7 +46,7 @@ func ValidateImageUpdate(newImg, oldImg *imagev1.Image) field.ErrorList {
 // Image itself, "image" for the one embedded in an ImageStreamMapping.
 func validateImage(img *imagev1.Image, fldPath *field.Path) field.ErrorList {
 	// Images are cluster-scoped; an embedded one with a namespace gets
-	// Forbidden (image-api.md §2.1).
+	// Forbidden.
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&img.ObjectMeta, false, ValidateImageName, fldPath.Child("metadata"))
 
 	refPath := fldPath.Child("dockerImageReference")
@@ -67,12 +67,12 @@ func validateImage(img *imagev1.Image, fldPath *field.Path) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("dockerImageLayers"), img.DockerImageLayers, "dockerImageLayers should not be set when dockerImageManifests is set"))
 		}
 	}
-	// Layers, metadata, manifest and config are not validated (§3.3).
-	return allErrs
+	// Layers, metadata, manifest and config are not validated, as in OpenShift.
+	return append(allErrs, validateTimes(img, fldPath)...)
 }
 
-// validateImageManifests checks the entries of a manifest list / image index
-// (image-api.md §3.3).
+// validateImageManifests checks the entries of a manifest list / image index,
+// as OpenShift does.
 func validateImageManifests(manifests []imagev1.ImageManifest, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for i, m := range manifests {
@@ -99,7 +99,7 @@ func validateImageManifests(manifests []imagev1.ImageManifest, fldPath *field.Pa
 
 // ValidateImageSignature validates a signature, either embedded in an Image
 // (fldPath "signatures[i]") or as an ImageSignature object (fldPath nil),
-// per image-api.md §10.
+// with OpenShift's rules.
 func ValidateImageSignature(sig *imagev1.ImageSignature, fldPath *field.Path) field.ErrorList {
 	metaPath := fldPath.Child("metadata")
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&sig.ObjectMeta, false, pathSegmentReasons, metaPath)
@@ -149,7 +149,7 @@ func ValidateImageSignature(sig *imagev1.ImageSignature, fldPath *field.Path) fi
 }
 
 // signatureConditions picks the most recently probed Trusted condition and
-// the ForImage one. Kept from the real server (image-api.md §10): an
+// the ForImage one. Kept from the real server: an
 // operator-precedence slip there makes every non-Trusted condition a
 // ForImage candidate, so e.g. [Trusted, Foo] passes. (Where the real server
 // would dereference nil instead, we just take the condition.)

@@ -12,8 +12,8 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
 )
 
-// ValidateImageStream validates an ImageStream on create (image-api.md
-// §4.2), with stream names limited per decisions.md D3 and spec tag names per
+// ValidateImageStream validates an ImageStream on create, as OpenShift does,
+// with stream names limited per D3 and spec tag names per
 // D4. Spec and status tags are lists on the wire and in our storage, so the
 // uniqueness the real server got from its internal maps is checked here.
 func ValidateImageStream(is *imagev1.ImageStream) field.ErrorList {
@@ -60,18 +60,18 @@ func ValidateImageStream(is *imagev1.ImageStream) field.ErrorList {
 			allErrs = append(allErrs, validateTagEventReference(item.DockerImageReference, statusPath.Index(i).Child("items").Index(j).Child("dockerImageReference"))...)
 		}
 	}
-	return allErrs
+	return append(allErrs, validateTimes(is, nil)...)
 }
 
 // ValidateImageStreamUpdate applies the ObjectMeta update rules and
-// validates the new stream in full (image-api.md §4.2, §4.4).
+// validates the new stream in full, as on create: no spec field is immutable.
 func ValidateImageStreamUpdate(newIS, oldIS *imagev1.ImageStream) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newIS.ObjectMeta, &oldIS.ObjectMeta, field.NewPath("metadata"))
 	return append(allErrs, ValidateImageStream(newIS)...)
 }
 
 // ValidateImageStreamStatusUpdate validates an update through
-// imagestreams/status, the path ImageStreamMapping uses (image-api.md §4.6):
+// imagestreams/status, the path ImageStreamMapping uses:
 // the ObjectMeta update rules, and only references that are new (absent from
 // the old status) are parsed, so a stream whose history holds a reference we
 // would now reject can still be updated. Status tag names must stay unique.
@@ -94,11 +94,26 @@ func ValidateImageStreamStatusUpdate(newIS, oldIS *imagev1.ImageStream) field.Er
 			allErrs = append(allErrs, validateTagEventReference(item.DockerImageReference, statusPath.Index(i).Child("items").Index(j).Child("dockerImageReference"))...)
 		}
 	}
+	// Mappings update status on their hot path, and a stream's history can hold thousands of
+	// events: its times are checked directly rather than by walking the whole object.
+	allErrs = append(allErrs, validateTimes(&newIS.ObjectMeta, field.NewPath("metadata"))...)
+	for i, tag := range newIS.Status.Tags {
+		for j, item := range tag.Items {
+			if !inJSONRange(item.Created) {
+				allErrs = append(allErrs, invalidTime(statusPath.Index(i).Child("items").Index(j).Child("created"), item.Created))
+			}
+		}
+		for j, c := range tag.Conditions {
+			if !inJSONRange(c.LastTransitionTime) {
+				allErrs = append(allErrs, invalidTime(statusPath.Index(i).Child("conditions").Index(j).Child("lastTransitionTime"), c.LastTransitionTime))
+			}
+		}
+	}
 	return allErrs
 }
 
 // ValidateImageStreamTagReference validates one spec tag's from, reference
-// policy and import policy (image-api.md §4.2), at fldPath (e.g.
+// policy and import policy, as OpenShift does, at fldPath (e.g.
 // "spec.tags[0]" or an ImageStreamTag's "tag"). The tag name is not checked;
 // see ValidateTagName. The policy types must already be defaulted.
 func ValidateImageStreamTagReference(tag imagev1.TagReference, fldPath *field.Path) field.ErrorList {
@@ -142,7 +157,7 @@ func ValidateImageStreamTagReference(tag imagev1.TagReference, fldPath *field.Pa
 }
 
 // validateStreamMeta validates the ObjectMeta of an ImageStream or of an
-// ImageStreamMapping (which names a stream). decisions.md D3: the length
+// ImageStreamMapping (which names a stream). D3: the length
 // limit is reported as the standard TooLong error rather than folded into
 // the name function's Invalid reasons.
 func validateStreamMeta(meta *metav1.ObjectMeta, metaPath *field.Path) field.ErrorList {
@@ -168,7 +183,7 @@ func validateStatusTagNames(tags []imagev1.NamedTagEventList) field.ErrorList {
 }
 
 // validateTagEventReference requires a history entry's reference and that it
-// parses (image-api.md §4.2).
+// parses as a pull spec.
 func validateTagEventReference(ref string, fldPath *field.Path) field.ErrorList {
 	if ref == "" {
 		return field.ErrorList{field.Required(fldPath, "")}

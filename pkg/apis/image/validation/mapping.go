@@ -10,8 +10,8 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
 )
 
-// ValidateImageStreamMapping validates a mapping on create (image-api.md §6
-// step 3). Tightened by decisions.md: the name must be a valid stream name
+// ValidateImageStreamMapping validates a mapping on create, before the stream
+// is looked up. Tighter than OpenShift: the name must be a valid stream name
 // (D3), the tag a valid registry tag (D4), the image name a digest (D5) that
 // agrees with the reference's digest (D2). The strategy defaults a missing
 // image name from the reference beforehand (D1), so here it is just required.
@@ -40,7 +40,7 @@ func ValidateImageStreamMapping(ism *imagev1.ImageStreamMapping) field.ErrorList
 	return allErrs
 }
 
-// validateNameMatchesReference implements decisions.md D2: an image named by
+// validateNameMatchesReference implements D2: an image named by
 // one digest but pulled by another would make the stream's history lie about
 // what the tag points to. It compares only well-formed values; malformed ones
 // are already reported by validateImage.

@@ -1,6 +1,6 @@
 // Package validation checks image.openshift.io/v1 objects before they are
-// stored. It follows the real server (image-api.md §2–§6, §10) except where
-// decisions.md tightens a rule; those places cite the decision id.
+// stored. It follows the real OpenShift server except where one of the
+// README's decisions (D1–D5) tightens a rule; those places cite the decision id.
 package validation
 
 import (
@@ -15,31 +15,30 @@ import (
 )
 
 // StreamNameMaxLength is the longest ImageStream (and so ImageStreamMapping)
-// name we accept. decisions.md D3: the documented 63, which the real server
+// name we accept. D3: the documented 63, which the real server
 // never enforced.
 const StreamNameMaxLength = 63
 
 // StreamNamePattern is the syntax of an ImageStream name: a single registry
-// path component with single separators (image-api.md §2.2).
+// path component with single separators, as OpenShift requires.
 const StreamNamePattern = `[a-z0-9]+(?:[._-][a-z0-9]+)*`
 
 // streamPathMaxLength bounds "namespace/name" so the stream always yields a
-// valid pull spec (image-api.md §2.2). With D3's 63 and a 63-char namespace it
+// valid pull spec, as OpenShift does. With D3's 63 and a 63-char namespace it
 // cannot trigger; it is kept so the rule survives any change to D3.
 const streamPathMaxLength = reference.NameTotalLengthMax
 
 var streamNameRegexp = regexp.MustCompile(`^` + StreamNamePattern + `$`)
 
-// imageNameDigestMessage is the detail for a non-digest Image name
-// (decisions.md D5).
+// imageNameDigestMessage is the detail for a non-digest Image name (D5).
 const imageNameDigestMessage = "must be a digest: sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>"
 
 // tagNameMessage explains D4 in terms a user can act on.
 var tagNameMessage = fmt.Sprintf("must match %q: a registry accepts tags of 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'", reference.TagPattern)
 
 // ValidateImageStreamName is the metav1 name function for ImageStreams:
-// path-segment rules, at most StreamNameMaxLength characters (decisions.md
-// D3) and a full match of StreamNamePattern. It returns the reasons the name
+// path-segment rules, at most StreamNameMaxLength characters (D3) and a full
+// match of StreamNamePattern. It returns the reasons the name
 // is invalid, as ValidateObjectMeta expects.
 func ValidateImageStreamName(name string, prefix bool) []string {
 	reasons := validateStreamNameSyntax(name, prefix)
@@ -71,7 +70,7 @@ func validateStreamNameSyntax(name string, prefix bool) []string {
 }
 
 // ValidateImageName is the metav1 name function for Images: path-segment
-// rules, and the name must be a digest (decisions.md D5: images are
+// rules, and the name must be a digest (D5: images are
 // content-addressed, so their name is what they are addressed by).
 func ValidateImageName(name string, prefix bool) []string {
 	if reasons := pathSegmentReasons(name, prefix); len(reasons) != 0 {
@@ -86,7 +85,7 @@ func ValidateImageName(name string, prefix bool) []string {
 }
 
 // ValidateTagName checks a stream tag name (spec tag or mapping tag) against
-// reference.TagPattern: decisions.md D4, so every tag we store can be pulled.
+// reference.TagPattern: D4, so every tag we store can be pulled.
 func ValidateTagName(name string, fldPath *field.Path) field.ErrorList {
 	switch {
 	case name == "":
@@ -98,7 +97,7 @@ func ValidateTagName(name string, fldPath *field.Path) field.ErrorList {
 }
 
 // pathSegmentReasons applies the generic rule for names that end up in a
-// URL path (image-api.md §2.1).
+// URL path: not "." or "..", no "/" or "%".
 func pathSegmentReasons(name string, prefix bool) []string {
 	if prefix {
 		return content.IsPathSegmentPrefix(name)

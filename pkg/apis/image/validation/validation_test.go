@@ -56,7 +56,7 @@ func sortFE(s []fe) {
 }
 
 // docImage is the image of the documentation's example mapping
-// (image-api.md §14), named by its digest.
+// (examples/mapping.yaml), named by its digest.
 func docImage() imagev1.Image {
 	return imagev1.Image{
 		ObjectMeta:           metav1.ObjectMeta{Name: docDigest},
@@ -97,7 +97,7 @@ func TestValidateImage(t *testing.T) {
 	}{
 		{name: "documentation example image is valid", mutate: func(*imagev1.Image) {}},
 
-		// decisions.md D5: the name must be a digest.
+		// D5: the name must be a digest.
 		{name: "D5 sha384 name", mutate: func(i *imagev1.Image) { i.Name = "sha384:" + strings.Repeat("a", 96) }},
 		{name: "D5 sha512 name", mutate: func(i *imagev1.Image) { i.Name = "sha512:" + strings.Repeat("a", 128) }},
 		{name: "D5 plain name", mutate: func(i *imagev1.Image) { i.Name = "foo" }, want: []fe{inv("metadata.name")}},
@@ -109,7 +109,7 @@ func TestValidateImage(t *testing.T) {
 		{name: "name required", mutate: func(i *imagev1.Image) { i.Name = "" }, want: []fe{req("metadata.name")}},
 		{name: "cluster-scoped", mutate: func(i *imagev1.Image) { i.Namespace = "test" }, want: []fe{forb("metadata.namespace")}},
 
-		// dockerImageReference (§3.3).
+		// dockerImageReference: required, and must parse as a pull spec.
 		{name: "reference required", mutate: func(i *imagev1.Image) { i.DockerImageReference = "" }, want: []fe{req("dockerImageReference")}},
 		{name: "reference must parse", mutate: func(i *imagev1.Image) { i.DockerImageReference = "Bad/Ref" }, want: []fe{inv("dockerImageReference")}},
 		{name: "reference by tag", mutate: func(i *imagev1.Image) { i.DockerImageReference = "quay.io/ns/name:tag" }},
@@ -117,7 +117,7 @@ func TestValidateImage(t *testing.T) {
 			i.DockerImageReference = "quay.io/ns/name@" + otherDigest
 		}},
 
-		// signatures (§10).
+		// signatures: OpenShift's signature rules.
 		{name: "valid signature", mutate: func(i *imagev1.Image) { i.Signatures = []imagev1.ImageSignature{validSignature()} }},
 		{name: "signature type required", mutate: func(i *imagev1.Image) {
 			s := validSignature()
@@ -224,7 +224,7 @@ func TestValidateImage(t *testing.T) {
 			i.Signatures = []imagev1.ImageSignature{s}
 		}},
 
-		// dockerImageManifests (§3.3).
+		// dockerImageManifests: the entries of a manifest list.
 		{name: "valid manifest list", mutate: func(i *imagev1.Image) {
 			i.DockerImageLayers = nil
 			i.DockerImageManifests = []imagev1.ImageManifest{validManifest(), validManifest()}
@@ -349,7 +349,7 @@ func TestValidateImageStream(t *testing.T) {
 	}{
 		{name: "valid", mutate: func(*imagev1.ImageStream) {}},
 
-		// decisions.md D3: at most 63 characters and the stream-name pattern.
+		// D3: at most 63 characters and the stream-name pattern.
 		{name: "D3 63 characters", mutate: func(is *imagev1.ImageStream) { is.Name = strings.Repeat("a", 63) }},
 		{name: "D3 64 characters is exactly one TooLong", mutate: func(is *imagev1.ImageStream) { is.Name = strings.Repeat("a", 64) },
 			want: []fe{tooLong("metadata.name")}},
@@ -378,7 +378,7 @@ func TestValidateImageStream(t *testing.T) {
 		{name: "repository with tag and ID", mutate: func(is *imagev1.ImageStream) { is.Spec.DockerImageRepository = "quay.io/ns/name:t@" + docDigest },
 			want: []fe{inv("spec.dockerImageRepository"), inv("spec.dockerImageRepository")}},
 
-		// decisions.md D4: spec tag names.
+		// D4: spec tag names.
 		{name: "D4 128 character tag", mutate: func(is *imagev1.ImageStream) { specTag(is, 0).Name = strings.Repeat("t", 128) }},
 		{name: "D4 129 character tag", mutate: func(is *imagev1.ImageStream) { specTag(is, 1).Name = strings.Repeat("t", 129) },
 			want: []fe{inv("spec.tags[1].name")}},
@@ -517,7 +517,7 @@ func TestValidateImageStreamTagReference(t *testing.T) {
 	checkErrors(t, ValidateImageStreamTagReference(tag, field.NewPath("tag")))
 }
 
-// docMapping is the documentation's example mapping (image-api.md §14) with
+// docMapping is the documentation's example mapping (examples/mapping.yaml) with
 // the image name its reference's digest, as D1 defaulting makes it.
 func docMapping() imagev1.ImageStreamMapping {
 	return imagev1.ImageStreamMapping{
@@ -535,12 +535,12 @@ func TestValidateImageStreamMapping(t *testing.T) {
 	}{
 		{name: "documentation example is valid", mutate: func(*imagev1.ImageStreamMapping) {}},
 
-		// decisions.md D1: defaulting happens in the strategy; validation
+		// D1: defaulting happens in the strategy; validation
 		// still requires the name.
 		{name: "D1 image name required", mutate: func(m *imagev1.ImageStreamMapping) { m.Image.Name = "" },
 			want: []fe{req("image.metadata.name")}},
 
-		// decisions.md D2: name must equal the reference's digest.
+		// D2: name must equal the reference's digest.
 		{name: "D2 name differs from reference digest", mutate: func(m *imagev1.ImageStreamMapping) { m.Image.Name = otherDigest },
 			want: []fe{inv("image.metadata.name")}},
 		{name: "D2 reference without digest is not compared", mutate: func(m *imagev1.ImageStreamMapping) {
@@ -549,7 +549,7 @@ func TestValidateImageStreamMapping(t *testing.T) {
 		{name: "D2 not reported on top of D5", mutate: func(m *imagev1.ImageStreamMapping) { m.Image.Name = "foo" },
 			want: []fe{inv("image.metadata.name")}},
 
-		// decisions.md D3: the mapping names a stream that could exist.
+		// D3: the mapping names a stream that could exist.
 		{name: "D3 63 characters", mutate: func(m *imagev1.ImageStreamMapping) { m.Name = strings.Repeat("a", 63) }},
 		{name: "D3 64 characters is exactly one TooLong", mutate: func(m *imagev1.ImageStreamMapping) { m.Name = strings.Repeat("a", 64) },
 			want: []fe{tooLong("metadata.name")}},
@@ -560,14 +560,14 @@ func TestValidateImageStreamMapping(t *testing.T) {
 		{name: "invalid namespace reported twice as the real server does", mutate: func(m *imagev1.ImageStreamMapping) { m.Namespace = "Test" },
 			want: []fe{inv("metadata.namespace"), inv("metadata.namespace")}},
 
-		// decisions.md D4: the tag.
+		// D4: the tag.
 		{name: "D4 tag required", mutate: func(m *imagev1.ImageStreamMapping) { m.Tag = "" }, want: []fe{req("tag")}},
 		{name: "D4 tag 128 characters", mutate: func(m *imagev1.ImageStreamMapping) { m.Tag = strings.Repeat("t", 128) }},
 		{name: "D4 tag 129 characters", mutate: func(m *imagev1.ImageStreamMapping) { m.Tag = strings.Repeat("t", 129) }, want: []fe{inv("tag")}},
 		{name: "D4 tag with slash", mutate: func(m *imagev1.ImageStreamMapping) { m.Tag = "a/b" }, want: []fe{inv("tag")}},
 		{name: "D4 tag leading dash", mutate: func(m *imagev1.ImageStreamMapping) { m.Tag = "-x" }, want: []fe{inv("tag")}},
 
-		// decisions.md D5 and §3.3 on the embedded image, under "image.".
+		// D5 and the Image rules on the embedded image, under "image.".
 		{name: "D5 image name must be a digest", mutate: func(m *imagev1.ImageStreamMapping) {
 			m.Image.Name = "origin-ruby-sample"
 			m.Image.DockerImageReference = "172.30.56.218:5000/test/origin-ruby-sample:latest"
@@ -646,7 +646,7 @@ func TestValidateImageName(t *testing.T) {
 	}
 }
 
-// TestDecisionMessages pins the few error texts decisions.md itself spells
+// TestDecisionMessages pins the few error texts the README's decisions spell
 // out; they are part of the contract, unlike the other details.
 func TestDecisionMessages(t *testing.T) {
 	img := docImage()

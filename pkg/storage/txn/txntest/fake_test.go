@@ -36,7 +36,7 @@ func TestFakeKey(t *testing.T) {
 				t.Fatalf("Key: %v", err)
 			}
 			if got != tc.want {
-				t.Errorf("Key = %q, want %q (ARCHITECTURE.md §0 rule 6)", got, tc.want)
+				t.Errorf("Key = %q, want %q: <prefix>/<group>/<resource>/[<namespace>/]<name>, the group once", got, tc.want)
 			}
 			if gr := tc.resource.GroupResource(); gr != (schema.GroupResource{Group: "image.openshift.io", Resource: gr.Resource}) {
 				t.Errorf("GroupResource = %v", gr)
