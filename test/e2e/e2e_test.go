@@ -306,8 +306,9 @@ func TestMetrics(t *testing.T) {
 	}
 	wantContains(t, "/metrics", body,
 		`openshift_image_apiserver_imagestreammappings_total{code="201"}`,
-		`openshift_image_apiserver_imagestreammapping_transaction_attempts_bucket`,
-		`openshift_image_apiserver_imagestreammapping_batch_size_bucket`,
+		`openshift_image_apiserver_imagestream_write_attempts_bucket`,
+		`openshift_image_apiserver_imagestream_write_batch_size_bucket`,
+		`openshift_image_apiserver_txn_group_size_bucket`,
 		`openshift_image_apiserver_txn_commits_total{result="success"}`,
 		`apiserver_request_total{`,
 		`etcd_request_duration_seconds_bucket{`)
