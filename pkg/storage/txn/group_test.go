@@ -101,6 +101,20 @@ func (f *groupFixture) commitAsync(ops ...txn.Op) <-chan error {
 	return errs
 }
 
+// afterHold makes every transaction, once the hold is released, also run then: to panic or
+// to fail the way a test needs.
+func (f *groupFixture) afterHold(then func(prepared []txn.PreparedOp) error) {
+	f.backend.mu.Lock()
+	defer f.backend.mu.Unlock()
+	hold := f.backend.hook
+	f.backend.hook = func(prepared []txn.PreparedOp) error {
+		if err := hold(prepared); err != nil {
+			return err
+		}
+		return then(prepared)
+	}
+}
+
 // waitSent waits until n transactions were sent.
 func (f *groupFixture) waitSent(n int) {
 	f.t.Helper()
@@ -282,20 +296,14 @@ func TestGroupPanic(t *testing.T) {
 	}
 	poisoned := f.commitAsync(f.stream("poisoned", poison), f.image(poison))
 	f.waitPending(5)
-	f.backend.mu.Lock()
-	release := f.backend.hook
-	f.backend.hook = func(prepared []txn.PreparedOp) error {
-		if err := release(prepared); err != nil {
-			return err
-		}
+	f.afterHold(func(prepared []txn.PreparedOp) error {
 		for _, p := range prepared {
 			if p.Name == poison.Name {
 				panic("poisoned value")
 			}
 		}
 		return nil
-	}
-	f.backend.mu.Unlock()
+	})
 	f.release()
 	if err := <-held; err != nil {
 		t.Fatal(err)
@@ -361,18 +369,12 @@ func TestGroupUnknownOutcome(t *testing.T) {
 	f.waitSent(1)
 	a, b := f.commitAsync(f.stream("a")), f.commitAsync(f.stream("b"))
 	f.waitPending(2)
-	f.backend.mu.Lock()
-	release := f.backend.hook
-	f.backend.hook = func(prepared []txn.PreparedOp) error {
-		if err := release(prepared); err != nil {
-			return err
-		}
+	f.afterHold(func(prepared []txn.PreparedOp) error {
 		if len(prepared) > 1 {
 			return txn.NewOutcomeUnknownError(errors.New("etcd went away"))
 		}
 		return nil
-	}
-	f.backend.mu.Unlock()
+	})
 	f.release()
 	if err := <-held; err != nil {
 		t.Fatal(err)
