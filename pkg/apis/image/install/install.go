@@ -41,6 +41,14 @@ func addInternalTypes(scheme *runtime.Scheme) error {
 		&imagev1.ImageStream{},
 		&imagev1.ImageStreamList{},
 		&imagev1.ImageStreamMapping{},
+		&imagev1.ImageStreamTag{},
+		&imagev1.ImageStreamTagList{},
+		&imagev1.ImageTag{},
+		&imagev1.ImageTagList{},
+		&imagev1.ImageStreamImage{},
+		&imagev1.ImageSignature{},
+		&imagev1.ImageStreamLayers{},
+		&imagev1.SecretList{},
 	)
 	return nil
 }
