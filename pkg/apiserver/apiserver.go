@@ -14,7 +14,10 @@ import (
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/tagwrite"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamtag"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagetag"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 )
 
@@ -83,22 +86,38 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	}
 	streams.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	streamStatus.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
-	mappings, err := c.mappingStorage(server, images, streams)
+	writer, err := c.streamWriter(server, images, streams)
 	if err != nil {
 		return nil, err
+	}
+	imagestreammapping.RegisterMetrics()
+	mappings := imagestreammapping.NewREST(imagestreammapping.Config{
+		Typer:         Scheme,
+		Writer:        writer,
+		ImageStrategy: imageregistry.NewStrategy(Scheme),
+		Hostnames:     hostnames,
+	})
+	tags := &tagwrite.Access{
+		Streams:        streams,
+		StreamStrategy: streams.Strategy(),
+		Images:         images,
+		Writer:         writer,
+		Hostnames:      hostnames,
 	}
 	return map[string]rest.Storage{
 		"images":              images,
 		"imagestreams":        streams,
 		"imagestreams/status": streamStatus,
 		"imagestreammappings": mappings,
+		"imagestreamtags":     imagestreamtag.NewREST(Scheme, tags),
+		"imagetags":           imagetag.NewREST(Scheme, tags),
 	}, nil
 }
 
-// mappingStorage wires ImageStreamMapping to the stream writer. Its transactions go through an
-// etcd client of its own, reading and writing keys exactly as the images and imagestreams
-// stores do, and through one txn.Group, which the tag and import writes will share.
-func (c CompletedConfig) mappingStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) (*imagestreammapping.REST, error) {
+// streamWriter is the one writer of every change to a stream: mappings and tag writes (D6,
+// D14, D15). Its transactions go through an etcd client of its own, reading and writing keys
+// exactly as the images and imagestreams stores do, and through one txn.Group.
+func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) (*streamwriter.Writer, error) {
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 	imageResource, err := txn.ResourceFor(images.Store, optsGetter)
 	if err != nil {
@@ -119,21 +138,16 @@ func (c CompletedConfig) mappingStorage(server *genericapiserver.GenericAPIServe
 	server.RegisterDestroyFunc(func() { _ = client.Close() })
 	txn.RegisterMetrics()
 	streamwriter.RegisterMetrics()
-	imagestreammapping.RegisterMetrics()
-	hostnames := c.ExtraConfig.RegistryHostnames
-	writer := streamwriter.New(streamwriter.Config{
+	strategy := streams.Strategy()
+	return streamwriter.New(streamwriter.Config{
 		Txn:                 txn.NewGroup(txn.New(client), txn.GroupOptions{}),
 		Streams:             streamResource,
 		Images:              imageResource,
 		ReadStream:          streamwriter.StoreReader(streams.Store),
-		StatusStrategy:      imagestream.NewStatusStrategy(imagestream.NewStrategy(Scheme, hostnames)),
-		Hostnames:           hostnames,
+		StatusStrategy:      imagestream.NewStatusStrategy(strategy),
+		SpecStrategy:        imagestream.NewServerWriteStrategy(strategy),
+		CreateStrategy:      strategy,
+		Hostnames:           c.ExtraConfig.RegistryHostnames,
 		MaxImageStreamBytes: c.ExtraConfig.MaxImageStreamBytes,
-	})
-	return imagestreammapping.NewREST(imagestreammapping.Config{
-		Typer:         Scheme,
-		Writer:        writer,
-		ImageStrategy: imageregistry.NewStrategy(Scheme),
-		Hostnames:     hostnames,
 	}), nil
 }

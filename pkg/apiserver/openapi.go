@@ -25,6 +25,11 @@ var serverRequiredFields = map[string][]string{
 	"github.com/openshift/api/image/v1.TagEventCondition":  nil,
 	"github.com/openshift/api/image/v1.TagReferencePolicy": nil, // defaulted to Source
 	"github.com/openshift/api/image/v1.NamedTagEventList":  {"tag"},
+	// An ImageStreamTag's or ImageTag's tag name is defaulted from the object's name, and
+	// everything but the tag itself is composed by the server.
+	"github.com/openshift/api/image/v1.TagReference":   nil,
+	"github.com/openshift/api/image/v1.ImageStreamTag": nil,
+	"github.com/openshift/api/image/v1.ImageTag":       nil, // spec is required on create only
 }
 
 // getOpenAPIDefinitions is the generated definitions with serverRequiredFields applied.

@@ -19,6 +19,10 @@ type REST struct {
 	maxBytes int
 }
 
+// Strategy is the main endpoint's strategy; the server's own stream writes (tags) share it,
+// with its lookup of other streams.
+func (r *REST) Strategy() Strategy { return r.Store.CreateStrategy.(Strategy) }
+
 // SetMaxBytes makes creates and updates of streams larger than n bytes fail with 413
 // (D8); 0 disables the check.
 func (r *REST) SetMaxBytes(n int) { r.maxBytes = n }

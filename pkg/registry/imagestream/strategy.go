@@ -76,6 +76,16 @@ func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 func (s Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
 	stream.Status = *oldStream.Status.DeepCopy()
+	s.PrepareSpecChange(ctx, stream, oldStream)
+}
+
+// PrepareSpecChange applies the rules of a spec update to stream, whose spec may differ from
+// oldStream's, keeping stream's status as it is: spec-tag generations are protected, the
+// stream's generation moves when the spec changed, and spec tags that are new or point
+// elsewhere get the new generation and are resolved into status. The main endpoint runs it
+// after restoring the stored status; tag writes run it on a stream whose status they
+// changed themselves (a deleted tag loses its history).
+func (s Strategy) PrepareSpecChange(ctx context.Context, stream, oldStream *imagev1.ImageStream) {
 	dropEmptyStatusTags(stream)
 	s.setRepositories(stream)
 	stream.Generation = oldStream.Generation
@@ -194,6 +204,26 @@ func (s StatusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.O
 // ValidateUpdate checks the metadata rules and only the status references that are new.
 func (StatusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	return validation.ValidateImageStreamStatusUpdate(obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream))
+}
+
+// ServerWriteStrategy finishes a stream the server changed on a client's behalf, spec and
+// status together (tag writes, imports). Unlike the main endpoint it keeps the status it is
+// given, and unlike the status endpoint it keeps the spec: the change itself already applied
+// the spec rules (PrepareSpecChange). It validates the whole stream, as the main endpoint does.
+type ServerWriteStrategy struct {
+	Strategy
+}
+
+// NewServerWriteStrategy returns the strategy of server-composed stream writes.
+func NewServerWriteStrategy(main Strategy) ServerWriteStrategy {
+	return ServerWriteStrategy{Strategy: main}
+}
+
+// PrepareForUpdate only recomputes the repository fields.
+func (s ServerWriteStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	stream := obj.(*imagev1.ImageStream)
+	dropEmptyStatusTags(stream)
+	s.setRepositories(stream)
 }
 
 // GetAttrs returns the labels and the selectable fields of a stream.

@@ -126,3 +126,11 @@ func HumanDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d years", int64(d.Hours())/24/365)
 }
+
+// Ago renders t relative to now as oc's tables do ("3 hours ago"), or "" for a zero time.
+func Ago(now time.Time, t metav1.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return HumanDuration(now.Sub(t.Time)) + " ago"
+}

@@ -3,6 +3,7 @@ package streamwriter
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,18 @@ type Change interface {
 	String() string
 }
 
+// StreamCreator is a Change that creates its stream when the stream does not exist, as tag
+// writes do. Other changes to a missing stream are answered 404.
+type StreamCreator interface {
+	Change
+	CreatesStream() bool
+}
+
+func createsStream(c Change) bool {
+	sc, ok := c.(StreamCreator)
+	return ok && sc.CreatesStream()
+}
+
 // Tx is what a plan knows about images, and the image ops of its transaction.
 type Tx struct {
 	// Now is the time of this plan: the created time of the tag events it adds.
@@ -38,6 +51,22 @@ type Tx struct {
 	known   map[string]int64
 	planned map[string]bool
 	ops     []txn.Op
+
+	// revision is the stored stream's; 0 when the transaction creates the stream.
+	revision int64
+	// streamChanged says an earlier change of this transaction changed the stream already.
+	streamChanged bool
+}
+
+// Creating tells whether the transaction creates the stream: it did not exist when planned.
+func (tx *Tx) Creating() bool { return tx.revision == 0 }
+
+// ResourceVersionIs tells whether the stream the change applies to is the one stored at
+// resourceVersion rv, for changes that carry a client's precondition: it is not once an
+// earlier change of the same transaction changed the stream, as it would not be had the two
+// been committed one after the other.
+func (tx *Tx) ResourceVersionIs(rv string) bool {
+	return !tx.streamChanged && tx.revision != 0 && rv == strconv.FormatInt(tx.revision, 10)
 }
 
 // EnsureImage makes img exist once the transaction commits, and reports whether it existed
@@ -69,9 +98,12 @@ func (tx *Tx) writesImage() bool {
 
 // PlanInput is everything a plan depends on.
 type PlanInput struct {
-	// Stored is the stream as stored, at Revision; it is never modified.
+	// Stored is the stream as stored, at Revision; it is never modified. When Create is set
+	// the stream does not exist: Stored holds only its namespace and name, Revision is 0, and
+	// the transaction creates it.
 	Stored   *imagev1.ImageStream
 	Revision int64
+	Create   bool
 	// Images are the revisions of images known to exist (0: known absent).
 	Images  map[string]int64
 	Changes []Change
@@ -109,9 +141,14 @@ func (e *PlanError) Error() string { return e.Err.Error() }
 func Plan(in PlanInput) (PlanResult, *PlanError) {
 	stream := in.Stored.DeepCopy()
 	imagestream.SetRepositories(stream, in.Hostnames)
-	tx := &Tx{Now: in.Now, images: in.ImageResource, known: in.Images, planned: map[string]bool{}}
-	changed := false
+	tx := &Tx{Now: in.Now, images: in.ImageResource, known: in.Images, planned: map[string]bool{}, revision: in.Revision}
+	if in.Create {
+		tx.revision = 0
+	}
+	// Creating the stream is a change in itself.
+	changed := in.Create
 	for i, c := range in.Changes {
+		tx.streamChanged = changed
 		var did bool
 		err := panics.Call(context.Background(), fmt.Sprintf("applying %s", c), func() (err error) {
 			did, err = c.Apply(stream, tx)
@@ -125,7 +162,8 @@ func Plan(in PlanInput) (PlanResult, *PlanError) {
 	if !changed && !tx.writesImage() {
 		return PlanResult{}, nil
 	}
-	streamOp := txn.Op{Resource: in.Streams, Namespace: in.Stored.Namespace, Name: in.Stored.Name, Revision: in.Revision}
+	// Revision 0 is etcd's "must not exist": a stream created meanwhile is a conflict.
+	streamOp := txn.Op{Resource: in.Streams, Namespace: in.Stored.Namespace, Name: in.Stored.Name, Revision: tx.revision}
 	var result PlanResult
 	if changed {
 		err := panics.Call(context.Background(), "preparing an image stream update", func() error {

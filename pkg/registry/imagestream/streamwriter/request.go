@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	imagev1 "github.com/openshift/api/image/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 )
 
@@ -41,6 +42,8 @@ type request struct {
 	answerBy time.Time
 	// done receives the one answer; buffered, so the writer never blocks on a caller.
 	done chan error
+	// result is the stream as the change left it, set before a nil answer is sent.
+	result *imagev1.ImageStream
 
 	// Guarded by Writer.mu.
 	state requestState
@@ -99,12 +102,31 @@ func (w *Writer) answer(r *request, err error) {
 	w.answerLocked(r, err)
 }
 
-func (w *Writer) answerAll(batch []*request, err error) {
+// answerCommitted answers batch with success; stream is how the changes left it (shared:
+// WriteStream hands out copies).
+func (w *Writer) answerCommitted(batch []*request, stream *imagev1.ImageStream) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, r := range batch {
-		w.answerLocked(r, err)
+		if r.state != stateAnswered && r.state != stateLeft {
+			r.result = stream
+		}
+		w.answerLocked(r, nil)
 	}
+}
+
+// keepCreators answers the members of batch that cannot create their missing stream with
+// 404 and returns the others.
+func (w *Writer) keepCreators(q *queue, batch []*request) []*request {
+	kept := batch[:0:0]
+	for _, r := range batch {
+		if createsStream(r.change) {
+			kept = append(kept, r)
+		} else {
+			w.answer(r, streamNotFound(q.name))
+		}
+	}
+	return kept
 }
 
 func (w *Writer) answerLocked(r *request, err error) {

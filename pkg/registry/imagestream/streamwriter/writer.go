@@ -28,6 +28,7 @@ import (
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -63,9 +64,16 @@ type Config struct {
 	Streams, Images *txn.Resource
 	// ReadStream is the cheap read; nil reads through Txn.
 	ReadStream StreamReader
-	// StatusStrategy is the imagestreams/status update strategy every stream write goes
-	// through: defaulting, generations, validation.
+	// StatusStrategy is the imagestreams/status update strategy every write that changes
+	// only a stream's status goes through: defaulting, generations, validation.
 	StatusStrategy rest.RESTUpdateStrategy
+	// SpecStrategy finishes a stream whose spec a change altered (a tag write): the change
+	// applied the spec rules itself; this validates the whole stream. Nil: only status
+	// changes are expected.
+	SpecStrategy rest.RESTUpdateStrategy
+	// CreateStrategy creates a stream that a StreamCreator change creates: the main
+	// endpoint's create rules and validation.
+	CreateStrategy rest.RESTCreateStrategy
 	Hostnames      imagestream.RegistryHostnames
 	// MaxImageStreamBytes is D8's limit on a stored stream; 0 means no limit.
 	MaxImageStreamBytes int
@@ -109,6 +117,13 @@ type queue struct {
 // Write records change in the stream namespace/name, or says why not. It returns nil once
 // the change is committed (or found recorded already).
 func (w *Writer) Write(ctx context.Context, namespace, name string, change Change) error {
+	_, err := w.WriteStream(ctx, namespace, name, change)
+	return err
+}
+
+// WriteStream is Write that also returns the stream as the change left it: as committed, or
+// as found when there was nothing to write. The stream is the caller's own copy.
+func (w *Writer) WriteStream(ctx context.Context, namespace, name string, change Change) (*imagev1.ImageStream, error) {
 	req := newRequest(ctx, change)
 	key := namespace + "/" + name
 	w.mu.Lock()
@@ -122,7 +137,11 @@ func (w *Writer) Write(ctx context.Context, namespace, name string, change Chang
 	if !running {
 		go w.drain(key, q)
 	}
-	return w.wait(req, namespace, name)
+	if err := w.wait(req, namespace, name); err != nil {
+		return nil, err
+	}
+	// Set before the answer was sent, so the receive in wait orders this read after it.
+	return req.result.DeepCopy(), nil
 }
 
 // Queued returns how many changes to a stream wait behind the transaction in flight, so tests
@@ -140,60 +159,95 @@ func (w *Writer) Queued(namespace, name string) int {
 // (a dry run must not rely on this server's view), and runs every check a commit would:
 // validation, D8's size limit, etcd's request limit. It writes nothing.
 func (w *Writer) DryRun(ctx context.Context, namespace, name string, change Change) error {
+	_, err := w.DryRunStream(ctx, namespace, name, change)
+	return err
+}
+
+// DryRunStream is DryRun that also returns the stream as the change would leave it.
+func (w *Writer) DryRunStream(ctx context.Context, namespace, name string, change Change) (*imagev1.ImageStream, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	stored := &imagev1.ImageStream{}
 	rev, err := w.cfg.Txn.Get(ctx, w.cfg.Streams, namespace, name, stored)
-	if apierrors.IsNotFound(err) {
-		return streamNotFound(name)
+	create := false
+	switch {
+	case apierrors.IsNotFound(err) && createsStream(change):
+		stored, rev, create = newStream(namespace, name), 0, true
+	case apierrors.IsNotFound(err):
+		return nil, streamNotFound(name)
+	case err != nil:
+		return nil, storageUnavailable(namespace, name, change, err)
 	}
-	if err != nil {
-		return storageUnavailable(namespace, name, change, err)
-	}
-	in := w.planInput(ctx, stored, rev, map[string]int64{}, []Change{change})
+	in := w.planInput(ctx, stored, rev, create, map[string]int64{}, []Change{change})
 	// A first plan names the images the change relies on; their revisions make the second
 	// plan the one a commit would send.
 	p, perr := Plan(in)
 	if perr != nil {
-		return perr.Err
+		return nil, perr.Err
 	}
 	for _, op := range p.Ops[min(1, len(p.Ops)):] {
 		rev, err := w.cfg.Txn.Get(ctx, w.cfg.Images, "", op.Name, &imagev1.Image{})
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
-			return storageUnavailable(namespace, name, change, err)
+			return nil, storageUnavailable(namespace, name, change, err)
 		default:
 			in.Images[op.Name] = rev
 		}
 	}
 	if p, perr = Plan(in); perr != nil {
-		return perr.Err
+		return nil, perr.Err
 	}
 	if p.Ops != nil {
 		if _, err := txn.Prepare(ctx, txn.DefaultMaxRequestBytes, p.Ops); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	if p.Stream != nil {
+		return p.Stream, nil
+	}
+	return stored, nil
 }
 
-func (w *Writer) planInput(ctx context.Context, stored *imagev1.ImageStream, rev int64, images map[string]int64, changes []Change) PlanInput {
+// newStream is what a StreamCreator change starts from when its stream does not exist.
+func newStream(namespace, name string) *imagev1.ImageStream {
+	return &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+}
+
+func (w *Writer) planInput(ctx context.Context, stored *imagev1.ImageStream, rev int64, create bool, images map[string]int64, changes []Change) PlanInput {
 	return PlanInput{
-		Stored: stored, Revision: rev, Images: images, Changes: changes,
+		Stored: stored, Revision: rev, Create: create, Images: images, Changes: changes,
 		Streams: w.cfg.Streams, ImageResource: w.cfg.Images, Hostnames: w.cfg.Hostnames,
 		Now: metav1.Now(),
 		Finish: func(updated, stored *imagev1.ImageStream) error {
-			return w.finish(ctx, updated, stored)
+			return w.finish(ctx, updated, stored, create)
 		},
 	}
 }
 
-// finish runs the status strategy on an updated stream and enforces D8's size limit.
-func (w *Writer) finish(ctx context.Context, updated, stored *imagev1.ImageStream) error {
+// finish runs the strategy that fits what the batch changed, and enforces D8's size limit:
+// the create rules for a new stream, the spec rules' validation when a spec changed (tag
+// writes), the status strategy otherwise (mappings).
+func (w *Writer) finish(ctx context.Context, updated, stored *imagev1.ImageStream, create bool) error {
 	ctx = genericapirequest.WithNamespace(ctx, stored.Namespace)
-	if err := rest.BeforeUpdate(w.cfg.StatusStrategy, ctx, updated, stored); err != nil {
-		return err
+	switch {
+	case create:
+		rest.FillObjectMetaSystemFields(updated)
+		if err := rest.BeforeCreate(w.cfg.CreateStrategy, ctx, updated); err != nil {
+			return err
+		}
+	case w.cfg.SpecStrategy != nil && !equality.Semantic.DeepEqual(updated.Spec, stored.Spec):
+		// The changes moved the generation as the spec rules say; BeforeUpdate resets it to
+		// the stored one, expecting the strategy to move it again, so it is restored after.
+		generation := updated.Generation
+		if err := rest.BeforeUpdate(w.cfg.SpecStrategy, ctx, updated, stored); err != nil {
+			return err
+		}
+		updated.Generation = generation
+	default:
+		if err := rest.BeforeUpdate(w.cfg.StatusStrategy, ctx, updated, stored); err != nil {
+			return err
+		}
 	}
 	if limit := w.cfg.MaxImageStreamBytes; limit > 0 {
 		if size := updated.Size(); size > limit {
@@ -257,15 +311,19 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 			}
 			return
 		}
-		if q.stream == nil {
-			w.answerAll(batch, streamNotFound(q.name))
-			return
+		stored, rev, create := q.stream, q.rev, q.stream == nil
+		if create {
+			// Only changes that create their stream can go on; the others are answered 404.
+			if batch = w.keepCreators(q, batch); len(batch) == 0 {
+				return
+			}
+			stored, rev = newStream(q.namespace, q.name), 0
 		}
 		changes := make([]Change, len(batch))
 		for i, r := range batch {
 			changes[i] = r.change
 		}
-		p, perr := Plan(w.planInput(context.Background(), q.stream, q.rev, images, changes))
+		p, perr := Plan(w.planInput(context.Background(), stored, rev, create, images, changes))
 		switch {
 		case perr != nil && perr.Index >= 0:
 			// That change's own problem: answer it and plan the others without it.
@@ -277,7 +335,7 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 			return
 		case p.Ops == nil:
 			// Everything is recorded already (a retried request, say).
-			w.answerAll(batch, nil)
+			w.answerCommitted(batch, q.stream)
 			return
 		}
 		if !w.markCommitting(batch) {
@@ -293,7 +351,7 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 				q.stream, q.rev = p.Stream, rev
 			}
 			batchSizes.Observe(float64(len(batch)))
-			w.answerAll(batch, nil)
+			w.answerCommitted(batch, q.stream)
 			return
 		case errors.As(err, &conflict):
 			w.learn(q, images, conflict)
