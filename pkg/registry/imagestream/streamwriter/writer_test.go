@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/image-apiserver/image-apiserver/pkg/panics"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/registrytest"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
@@ -76,6 +77,8 @@ func newFixture(t *testing.T, configure ...func(*streamwriter.Config)) *fixture 
 		Images:         env.ImageRes,
 		ReadStream:     streamwriter.StoreReader(env.Streams.Store),
 		StatusStrategy: env.StatusStrategy(),
+		SpecStrategy:   imagestream.NewServerWriteStrategy(env.Streams.Strategy()),
+		CreateStrategy: env.Streams.Strategy(),
 	}
 	for _, c := range configure {
 		c(&cfg)
