@@ -165,6 +165,16 @@ func (x *Index) Learn(img *imagev1.Image) {
 	x.changed()
 }
 
+// View returns what the index would hold for img, without adding it.
+func View(img *imagev1.Image) Image {
+	c := compact(img)
+	v := Image{Name: c.name, ManifestMediaType: c.mediaType, Config: c.config, Layers: c.layers, Manifests: c.manifests}
+	if v.Config != "" {
+		v.ConfigMediaType = configMediaType(v.ManifestMediaType)
+	}
+	return v
+}
+
 // str returns an atom's string, "" for nil.
 func str(a *atom) string {
 	if a == nil {

@@ -20,6 +20,12 @@ var (
 		Help:           "Estimated memory, in bytes, held by the in-memory image index (entries, layer lists and interned digests).",
 		StabilityLevel: metrics.ALPHA,
 	})
+	indexMisses = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      "openshift_image_apiserver",
+		Name:           "image_index_misses_total",
+		Help:           "Images a request looked for in the image index without finding them, each then read from etcd once (an image deleted but still in a stream's history, or one the index has not received yet).",
+		StabilityLevel: metrics.ALPHA,
+	})
 	registerOnce sync.Once
 )
 
@@ -27,7 +33,7 @@ var (
 // makes x the index they report. The server has one index.
 func RegisterMetrics(x *Index) {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(indexImages, indexBytes)
+		legacyregistry.MustRegister(indexImages, indexBytes, indexMisses)
 	})
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -37,3 +43,6 @@ func RegisterMetrics(x *Index) {
 	}
 	x.changed()
 }
+
+// RecordMiss counts an image looked for and not found in the index.
+func RecordMiss() { indexMisses.Inc() }
