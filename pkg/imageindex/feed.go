@@ -64,7 +64,18 @@ func (l listerWatcher) WatchWithContext(ctx context.Context, options metav1.List
 	if err != nil {
 		return nil, err
 	}
-	return l.source.Watch(clusterScoped(ctx), internal)
+	w, err := l.source.Watch(clusterScoped(ctx), internal)
+	if err != nil {
+		return nil, err
+	}
+	// The watch cache sends each object wrapped for its serialization cache; the Reflector
+	// accepts only the type it was given, so unwrap.
+	return watch.Filter(w, func(e watch.Event) (watch.Event, bool) {
+		if cached, ok := e.Object.(runtime.CacheableObject); ok {
+			e.Object = cached.GetObject()
+		}
+		return e, true
+	}), nil
 }
 
 // IsWatchListSemanticsUnSupported makes the Reflector list then watch, instead of one

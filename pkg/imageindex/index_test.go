@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	imagev1 "github.com/openshift/api/image/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -90,6 +91,9 @@ func TestCompactedView(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got)\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, View(tc.in), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("View (-want +got)\n%s", diff)
 			}
 			if _, ok := x.Get(digest(999)); ok {
 				t.Error("an image never added was found")
