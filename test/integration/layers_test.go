@@ -274,6 +274,28 @@ func TestLayersFromCaches(t *testing.T) {
 	ctx := testContext(t)
 	const ns = "cached"
 	c := s.ImageClient(framework.ContentTypes[1])
+	resources, err := c.Discovery().ServerResourcesForGroupVersion("image.openshift.io/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, r := range resources.APIResources {
+		switch r.Name {
+		case "imagestreamimages":
+			found++
+			if !r.Namespaced || r.Kind != "ImageStreamImage" || r.SingularName != "imagestreamimage" || fmt.Sprint(r.ShortNames) != "[isimage]" || fmt.Sprint(r.Verbs) != "[get]" {
+				t.Errorf("imagestreamimages resource %+v", r)
+			}
+		case "imagestreams/layers":
+			found++
+			if r.Kind != "ImageStreamLayers" || fmt.Sprint(r.Verbs) != "[get]" {
+				t.Errorf("imagestreams/layers resource %+v", r)
+			}
+		}
+	}
+	if found != 2 {
+		t.Errorf("discovery lists %d of imagestreamimages and imagestreams/layers", found)
+	}
 	if _, err := c.ImageV1().ImageStreams(ns).Create(ctx, newStream("hot"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
