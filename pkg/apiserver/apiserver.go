@@ -11,10 +11,13 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
+	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/tagwrite"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamimage"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamlayers"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamtag"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagetag"
@@ -104,6 +107,7 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		Writer:         writer,
 		Hostnames:      hostnames,
 	}
+	layers := c.layersStorage(server, images, streams)
 	return map[string]rest.Storage{
 		"images":              images,
 		"imagestreams":        streams,
@@ -111,7 +115,22 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		"imagestreammappings": mappings,
 		"imagestreamtags":     imagestreamtag.NewREST(Scheme, tags),
 		"imagetags":           imagetag.NewREST(Scheme, tags),
+		"imagestreams/layers": layers,
+		"imagestreamimages":   imagestreamimage.NewREST(layers, images),
 	}, nil
+}
+
+// layersStorage serves imagestreams/layers from an index of every image, fed from the images
+// storage once the server runs and stopped with it. Readiness does not wait for it to load:
+// until it has, layers and imagestreamimages answer 504, which clients retry.
+func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) *imagestreamlayers.REST {
+	index := imageindex.New()
+	imageindex.RegisterMetrics(index)
+	server.AddPostStartHookOrDie("image-index", func(hookCtx genericapiserver.PostStartHookContext) error {
+		go index.Run(hookCtx, images.Store)
+		return nil
+	})
+	return imagestreamlayers.NewREST(index, streams.Store, images.Store)
 }
 
 // streamWriter is the one writer of every change to a stream: mappings and tag writes (D6,

@@ -1,0 +1,232 @@
+package imageindex
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	imagev1 "github.com/openshift/api/image/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+)
+
+const layerType = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+func digest(n int) string { return fmt.Sprintf("sha256:%064x", n) }
+
+func image(name string, rv int, mediaType string, metadata string, layers ...imagev1.ImageLayer) *imagev1.Image {
+	img := &imagev1.Image{
+		ObjectMeta:                   metav1.ObjectMeta{Name: name, ResourceVersion: fmt.Sprint(rv)},
+		DockerImageManifestMediaType: mediaType,
+		DockerImageLayers:            layers,
+	}
+	if metadata != "" {
+		img.DockerImageMetadata = runtime.RawExtension{Raw: []byte(metadata)}
+	}
+	return img
+}
+
+func layerOf(n int, size int64) imagev1.ImageLayer {
+	return imagev1.ImageLayer{Name: digest(n), LayerSize: size, MediaType: layerType}
+}
+
+func TestCompactedView(t *testing.T) {
+	list := image(digest(50), 1, imageutil.MediaTypeManifestList, `{"kind":"DockerImage","apiVersion":"image.openshift.io/1.0","Id":"`+digest(50)+`"}`)
+	list.DockerImageManifests = []imagev1.ImageManifest{{Digest: digest(51)}, {Digest: digest(52)}}
+	cases := []struct {
+		name string
+		in   *imagev1.Image
+		want Image
+	}{{
+		name: "schema2: config is the metadata Id, Docker config type",
+		in:   image(digest(1), 1, imageutil.MediaTypeSchema2Manifest, `{"kind":"DockerImage","apiVersion":"image.openshift.io/1.0","Id":"`+digest(9)+`","Created":null,"ContainerConfig":{}}`, layerOf(2, 20), layerOf(3, 30)),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeSchema2Manifest, Config: digest(9), ConfigMediaType: MediaTypeDockerConfig,
+			Layers: []Layer{{digest(2), 20, layerType}, {digest(3), 30, layerType}}},
+	}, {
+		name: "OCI: OCI config type",
+		in:   image(digest(1), 1, imageutil.MediaTypeOCIManifest, `{"Id":"`+digest(9)+`"}`, layerOf(2, 20)),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeOCIManifest, Config: digest(9), ConfigMediaType: MediaTypeOCIConfig,
+			Layers: []Layer{{digest(2), 20, layerType}}},
+	}, {
+		name: "pre012 metadata: snake_case id",
+		in:   image(digest(1), 1, imageutil.MediaTypeSchema2Manifest, `{"kind":"DockerImage","apiVersion":"image.openshift.io/pre012","id":"`+digest(9)+`"}`),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeSchema2Manifest, Config: digest(9), ConfigMediaType: MediaTypeDockerConfig},
+	}, {
+		name: "schema1: no config blob",
+		in:   image(digest(1), 1, imageutil.MediaTypeSchema1Manifest, `{"Id":"abc"}`, layerOf(2, 20)),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeSchema1Manifest, Layers: []Layer{{digest(2), 20, layerType}}},
+	}, {
+		name: "no media type (old image): no config, type kept empty",
+		in:   image(digest(1), 1, "", `{"Id":"`+digest(9)+`"}`, layerOf(2, 20)),
+		want: Image{Name: digest(1), Layers: []Layer{{digest(2), 20, layerType}}},
+	}, {
+		name: "schema2 without metadata Id: no config",
+		in:   image(digest(1), 1, imageutil.MediaTypeSchema2Manifest, `{"Id":""}`),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeSchema2Manifest},
+	}, {
+		name: "unreadable metadata: no config",
+		in:   image(digest(1), 1, imageutil.MediaTypeSchema2Manifest, `{not json`),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeSchema2Manifest},
+	}, {
+		name: "a layer without a digest is left out",
+		in:   image(digest(1), 1, imageutil.MediaTypeSchema1Manifest, "", imagev1.ImageLayer{Name: "", LayerSize: 5}, layerOf(2, 20)),
+		want: Image{Name: digest(1), ManifestMediaType: imageutil.MediaTypeSchema1Manifest, Layers: []Layer{{digest(2), 20, layerType}}},
+	}, {
+		name: "manifest list: children, no config (list media type)",
+		in:   list,
+		want: Image{Name: digest(50), ManifestMediaType: imageutil.MediaTypeManifestList, Manifests: []string{digest(51), digest(52)}},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := New()
+			if err := (feed{x}).Add(tc.in); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := x.Get(tc.in.Name)
+			if !ok {
+				t.Fatal("not indexed")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, View(tc.in), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("View (-want +got)\n%s", diff)
+			}
+			if _, ok := x.Get(digest(999)); ok {
+				t.Error("an image never added was found")
+			}
+		})
+	}
+}
+
+// TestSharedStringsAndBytes: a base layer shared by many images is stored once, every entry's
+// bytes are accounted for, and deleting everything returns the index to zero.
+func TestSharedStringsAndBytes(t *testing.T) {
+	x := New()
+	f := feed{x}
+	const n = 50
+	for i := 0; i < n; i++ {
+		img := image(digest(1000+i), i+1, imageutil.MediaTypeSchema2Manifest, `{"Id":"`+digest(2000+i)+`"}`,
+			layerOf(1, 100), layerOf(2, 200), layerOf(3000+i, 5))
+		if err := f.Add(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Distinct strings: n names, n configs, n own layers, 2 base layers, 2 media types.
+	if got, want := len(x.atoms), 3*n+2+2; got != want {
+		t.Errorf("%d interned strings, want %d", got, want)
+	}
+	if a := x.atoms[digest(1)]; a == nil || a.refs != n {
+		t.Errorf("base layer atom %+v, want %d references", a, n)
+	}
+	if x.Len() != n || x.Bytes() <= 0 {
+		t.Errorf("len %d bytes %d", x.Len(), x.Bytes())
+	}
+	perImage := x.Bytes() / n
+	if perImage > 1024 {
+		t.Errorf("%d bytes per 3-layer image: interning is not working", perImage)
+	}
+	// Updating an image to the same content leaves the size unchanged.
+	before := x.Bytes()
+	if err := f.Update(image(digest(1000), 100, imageutil.MediaTypeSchema2Manifest, `{"Id":"`+digest(2000)+`"}`,
+		layerOf(1, 100), layerOf(2, 200), layerOf(3000, 5))); err != nil {
+		t.Fatal(err)
+	}
+	if x.Bytes() != before {
+		t.Errorf("same-content update changed bytes %d -> %d", before, x.Bytes())
+	}
+	for i := 0; i < n; i++ {
+		if err := f.Delete(image(digest(1000+i), 200+i, "", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x.Len() != 0 || x.Bytes() != 0 || len(x.atoms) != 0 {
+		t.Errorf("after deleting everything: len %d, bytes %d, %d strings", x.Len(), x.Bytes(), len(x.atoms))
+	}
+}
+
+func TestReplace(t *testing.T) {
+	x := New()
+	f := feed{x}
+	if x.Synced() {
+		t.Fatal("synced before any list")
+	}
+	if err := f.Add(image(digest(1), 5, "", "", layerOf(10, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if x.Synced() {
+		t.Fatal("synced by an event")
+	}
+	list := []interface{}{
+		image(digest(2), 7, "", "", layerOf(10, 1), layerOf(11, 1)),
+		image(digest(3), 8, "", "", layerOf(10, 1)),
+	}
+	if err := f.Replace(list, "9"); err != nil {
+		t.Fatal(err)
+	}
+	if !x.Synced() || x.Len() != 2 {
+		t.Fatalf("synced %v, %d images", x.Synced(), x.Len())
+	}
+	if _, ok := x.Get(digest(1)); ok {
+		t.Error("an image absent from the relist survived it")
+	}
+	// Only the strings of the new content remain: 2 names, 2 layers, 1 media type.
+	if len(x.atoms) != 5 || x.atoms[digest(10)].refs != 2 {
+		t.Errorf("interned after replace: %d strings, shared layer %d refs", len(x.atoms), x.atoms[digest(10)].refs)
+	}
+	fresh := New()
+	for _, obj := range list {
+		_ = feed{fresh}.Add(obj)
+	}
+	if fresh.Bytes() != x.Bytes() {
+		t.Errorf("replace left %d bytes, building the same content gives %d", x.Bytes(), fresh.Bytes())
+	}
+	if err := f.Replace([]interface{}{"not an image"}, "10"); err == nil {
+		t.Error("replace accepted a non-image")
+	}
+}
+
+// TestLearn: an image read from etcd is added only while the feed has not passed its revision.
+func TestLearn(t *testing.T) {
+	cases := []struct {
+		name    string
+		feedRV  string
+		imageRV int
+		want    bool
+	}{
+		{"image newer than the feed: added", "10", 11, true},
+		{"image the feed has passed (maybe deleted since): ignored", "10", 10, false},
+		{"older image: ignored", "10", 3, false},
+		{"image without revision: ignored", "10", 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := New()
+			if err := (feed{x}).Replace(nil, tc.feedRV); err != nil {
+				t.Fatal(err)
+			}
+			img := image(digest(1), tc.imageRV, "", "")
+			if tc.imageRV == 0 {
+				img.ResourceVersion = ""
+			}
+			x.Learn(img)
+			if _, ok := x.Get(digest(1)); ok != tc.want {
+				t.Errorf("indexed %v, want %v", ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestPublish(t *testing.T) {
+	x := New()
+	var images int
+	var bytes int64
+	x.publish = func(i int, b int64) { images, bytes = i, b }
+	_ = feed{x}.Add(image(digest(1), 1, "", "", layerOf(2, 3)))
+	if images != 1 || bytes != x.Bytes() || bytes == 0 {
+		t.Errorf("published %d images, %d bytes; index has %d bytes", images, bytes, x.Bytes())
+	}
+}
