@@ -12,6 +12,8 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesecret"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesignature"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
@@ -24,6 +26,8 @@ type ExtraConfig struct {
 	RegistryHostnames imagestream.RegistryHostnames
 	// MaxImageStreamBytes is the largest stream a mapping may produce (D8).
 	MaxImageStreamBytes int
+	// Secrets feeds imagestreams/secrets; nil means there is no Secrets API (standalone).
+	Secrets imagesecret.SecretSource
 }
 
 // Config is the whole server configuration.
@@ -88,10 +92,12 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		return nil, err
 	}
 	return map[string]rest.Storage{
-		"images":              images,
-		"imagestreams":        streams,
-		"imagestreams/status": streamStatus,
-		"imagestreammappings": mappings,
+		"images":               images,
+		"imagestreams":         streams,
+		"imagestreams/status":  streamStatus,
+		"imagestreammappings":  mappings,
+		"imagesignatures":      imagesignature.NewREST(Scheme, images.Store),
+		"imagestreams/secrets": imagesecret.NewREST(c.ExtraConfig.Secrets),
 	}, nil
 }
 
