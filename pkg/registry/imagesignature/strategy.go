@@ -9,9 +9,9 @@ import (
 
 	imagev1 "github.com/openshift/api/image/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/validation"
 )
@@ -19,14 +19,20 @@ import (
 // Strategy prepares and validates a signature to be added to an image.
 type Strategy struct {
 	runtime.ObjectTyper
-	names.NameGenerator
 }
 
 var _ rest.RESTCreateStrategy = Strategy{}
 
 // NewStrategy returns the ImageSignature strategy.
 func NewStrategy(typer runtime.ObjectTyper) Strategy {
-	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator}
+	return Strategy{ObjectTyper: typer}
+}
+
+// GenerateName appends a random suffix to base, "<imageName>@<prefix>". Unlike the generic
+// generator it never shortens base to fit a DNS label: the image part is a digest, longer
+// than any DNS label, and signature names have no length limit of their own.
+func (Strategy) GenerateName(base string) string {
+	return base + utilrand.String(5)
 }
 
 // NamespaceScoped is false: signatures belong to images, which are cluster-scoped.
