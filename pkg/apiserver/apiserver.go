@@ -6,7 +6,7 @@ import (
 	"context"
 
 	imagev1 "github.com/openshift/api/image/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -62,7 +62,10 @@ func (c CompletedConfig) New() (*ImageAPIServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	groupInfo := genericapiserver.NewDefaultAPIGroupInfo(imagev1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	// The group's parameter codec decodes only the query of getters with options
+	// (imagestreams/secrets takes list options); metav1.ParameterCodec cannot convert a query
+	// into list options, Scheme can.
+	groupInfo := genericapiserver.NewDefaultAPIGroupInfo(imagev1.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	// The scheme also knows the docker metadata versions 1.0 and pre012 of this group; they are
 	// not API versions.
 	groupInfo.PrioritizedVersions = []schema.GroupVersion{imagev1.GroupVersion}
