@@ -6,13 +6,15 @@ import (
 	"context"
 
 	imagev1 "github.com/openshift/api/image/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesecret"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesignature"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/tagwrite"
@@ -30,6 +32,8 @@ type ExtraConfig struct {
 	RegistryHostnames imagestream.RegistryHostnames
 	// MaxImageStreamBytes is the largest stream a mapping may produce (D8).
 	MaxImageStreamBytes int
+	// Secrets feeds imagestreams/secrets; nil means there is no Secrets API (standalone).
+	Secrets imagesecret.SecretSource
 }
 
 // Config is the whole server configuration.
@@ -64,7 +68,10 @@ func (c CompletedConfig) New() (*ImageAPIServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	groupInfo := genericapiserver.NewDefaultAPIGroupInfo(imagev1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	// The group's parameter codec decodes only the query of getters with options
+	// (imagestreams/secrets takes list options); metav1.ParameterCodec cannot convert a query
+	// into list options, Scheme can.
+	groupInfo := genericapiserver.NewDefaultAPIGroupInfo(imagev1.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	// The scheme also knows the docker metadata versions 1.0 and pre012 of this group; they are
 	// not API versions.
 	groupInfo.PrioritizedVersions = []schema.GroupVersion{imagev1.GroupVersion}
@@ -109,14 +116,16 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	}
 	layers := c.layersStorage(server, images, streams)
 	return map[string]rest.Storage{
-		"images":              images,
-		"imagestreams":        streams,
-		"imagestreams/status": streamStatus,
-		"imagestreammappings": mappings,
-		"imagestreamtags":     imagestreamtag.NewREST(Scheme, tags),
-		"imagetags":           imagetag.NewREST(Scheme, tags),
-		"imagestreams/layers": layers,
-		"imagestreamimages":   imagestreamimage.NewREST(layers, images),
+		"images":               images,
+		"imagestreams":         streams,
+		"imagestreams/status":  streamStatus,
+		"imagestreammappings":  mappings,
+		"imagestreamtags":      imagestreamtag.NewREST(Scheme, tags),
+		"imagetags":            imagetag.NewREST(Scheme, tags),
+		"imagestreams/layers":  layers,
+		"imagestreamimages":    imagestreamimage.NewREST(layers, images),
+		"imagesignatures":      imagesignature.NewREST(Scheme, images.Store),
+		"imagestreams/secrets": imagesecret.NewREST(c.ExtraConfig.Secrets),
 	}, nil
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/image-apiserver/image-apiserver/pkg/admission/validutf8"
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesecret"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/server/filters"
@@ -304,13 +305,20 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		}
 	}
 	o.hardenRequestHandling(cfg)
-	return &apiserver.Config{
-		GenericConfig: cfg,
-		ExtraConfig: apiserver.ExtraConfig{
-			RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
-			MaxImageStreamBytes: o.MaxImageStreamBytes,
-		},
-	}, nil
+	extra := apiserver.ExtraConfig{
+		RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
+		MaxImageStreamBytes: o.MaxImageStreamBytes,
+	}
+	if !o.Standalone {
+		// Aggregated: pull secrets come from kube-apiserver, read with the server's own
+		// identity (--kubeconfig, or its ServiceAccount in a cluster).
+		secrets, err := imagesecret.NewKubeSecrets(cfg.ClientConfig)
+		if err != nil {
+			return nil, err
+		}
+		extra.Secrets = secrets
+	}
+	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: extra}, nil
 }
 
 // generateServingCert generates a self-signed serving certificate unless --tls-cert-file and

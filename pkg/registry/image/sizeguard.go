@@ -30,7 +30,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // handlers retry a write without managedFields only on that raw error.)
 func sizeLimited(validate rest.ValidateObjectFunc) rest.ValidateObjectFunc {
 	return func(ctx context.Context, obj runtime.Object) error {
-		if err := checkSize(obj); err != nil {
+		if err := CheckStoredSize(obj); err != nil {
 			return err
 		}
 		if validate == nil {
@@ -40,7 +40,9 @@ func sizeLimited(validate rest.ValidateObjectFunc) rest.ValidateObjectFunc {
 	}
 }
 
-func checkSize(obj runtime.Object) error {
+// CheckStoredSize returns a 413 if obj, an Image, is too large for etcd to store. Writers
+// that grow an existing image (a new signature) call it before their write.
+func CheckStoredSize(obj runtime.Object) error {
 	img, ok := obj.(*imagev1.Image)
 	if !ok {
 		return nil
