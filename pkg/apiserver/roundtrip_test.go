@@ -24,7 +24,11 @@ import (
 // servedKinds are the kinds storage or REST hand out today. The openshift v1 types are our
 // internal types too (registered as __internal as well as v1), so the API-group round trips below convert each of them
 // __internal -> v1 -> JSON/protobuf -> v1 -> __internal.
-var servedKinds = []string{"Image", "ImageList", "ImageStream", "ImageStreamList", "ImageStreamMapping"}
+var servedKinds = []string{
+	"Image", "ImageList", "ImageStream", "ImageStreamList", "ImageStreamMapping",
+	"ImageStreamTag", "ImageStreamTagList", "ImageTag", "ImageTagList", "ImageStreamImage",
+	"ImageSignature", "ImageStreamLayers", "SecretList",
+}
 
 // TestRoundTripAPIGroupJSON round-trips every __internal kind through v1 JSON, with decoding
 // defaults applied as the server applies them.
@@ -55,9 +59,8 @@ func TestRoundTripCoversServedKinds(t *testing.T) {
 }
 
 // TestRoundTripExternalKinds round-trips every kind that openshift's imagev1.Install puts into
-// the group, including those we do not serve yet (ImageStreamTag, ImageTag, ImageStreamImport,
-// ImageStreamLayers, SecretList, ...), so that serving them later starts from types known to
-// survive JSON and protobuf unchanged.
+// the group, including those we do not serve yet (ImageStreamImport, ...), so that serving them
+// later starts from types known to survive JSON and protobuf unchanged.
 //
 // Exclusions, on purpose:
 //   - meta.k8s.io kinds that metav1.AddToGroupVersion registers into image.openshift.io/v1

@@ -23,7 +23,7 @@ func nameAfterMapping(err error, stream string) error {
 	}
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
-		return apierrors.NewInternalError(err)
+		status = apierrors.NewInternalError(err)
 	}
 	st := status.Status()
 	if st.Details == nil {

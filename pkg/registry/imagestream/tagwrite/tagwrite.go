@@ -168,7 +168,7 @@ func NameAfter(err error, resource schema.GroupResource, stream string) error {
 	}
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
-		return apierrors.NewInternalError(err)
+		status = apierrors.NewInternalError(err)
 	}
 	st := status.Status()
 	if st.Details == nil {
