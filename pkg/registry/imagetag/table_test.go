@@ -36,7 +36,11 @@ func TestCells(t *testing.T) {
 		{"importing", imagev1.ImageTag{Spec: from("DockerImage", "quay.io/a:2"), Status: history(1, "sha256:1", "quay.io/a@sha256:1")}, "[x Tag Importing 1 About an hour ago]"},
 		{"pushed after the spec", imagev1.ImageTag{Spec: from("DockerImage", "quay.io/a:2"), Status: history(3, "sha256:3", "r@sha256:3")}, "[x Push image/sha256:3 1 About an hour ago]"},
 		{"tracks a tag of its stream", imagev1.ImageTag{Spec: from("ImageStreamTag", "latest")}, "[x Track istag/latest <nil> ]"},
-		{"follows another stream's tag", imagev1.ImageTag{Spec: func() *imagev1.TagReference { r := from("ImageStreamTag", "app:v1"); r.From.Namespace = "other"; return r }()}, "[x Tag istag other/app:v1 <nil> ]"},
+		{"follows another stream's tag", imagev1.ImageTag{Spec: func() *imagev1.TagReference {
+			r := from("ImageStreamTag", "app:v1")
+			r.From.Namespace = "other"
+			return r
+		}()}, "[x Tag istag other/app:v1 <nil> ]"},
 		{"image of a stream", imagev1.ImageTag{Spec: from("ImageStreamImage", "app@sha256:1")}, "[x Tag image/sha256:1 <nil> ]"},
 		{"image without a stream", imagev1.ImageTag{Spec: from("ImageStreamImage", "sha256:1")}, "[x Tag InvalidRefName <nil> ]"},
 		{"bad kind", imagev1.ImageTag{Spec: from("Pod", "x")}, "[x Tag InvalidRefKind <nil> ]"},
