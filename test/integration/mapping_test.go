@@ -80,6 +80,14 @@ func TestDocumentationExample(t *testing.T) {
 	if err != nil || !strings.Contains(out, "latest") {
 		t.Errorf("kubectl get is: %v\n%s", err, out)
 	}
+	// The README's tagging example: prod follows latest.
+	out, err = kubectl(t, s, "", "create", "-f", "../../examples/imagestreamtag.yaml")
+	if err != nil || !strings.Contains(out, "imagestreamtag.image.openshift.io/origin-ruby-sample:prod created") {
+		t.Fatalf("kubectl create -f examples/imagestreamtag.yaml: %v\n%s", err, out)
+	}
+	if got := history(t, c, "test", "origin-ruby-sample", "prod"); fmt.Sprint(got) != "["+testDigest+"]" {
+		t.Errorf("prod history %v, want [%s]", got, testDigest)
+	}
 }
 
 // TestRegistryFlow follows the registry after a push: a mapping to a missing stream
