@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
 	"github.com/image-apiserver/image-apiserver/test/integration/framework"
 )
 
@@ -174,7 +175,7 @@ func TestImageStreamTagWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec := specTag(stream, "2.0")
+		spec := imageutil.SpecTag(stream, "2.0")
 		if spec == nil || spec.From.Name != "quay.io/example/web:2.0" || spec.Annotations["note"] != "x" || stream.Generation != 3 || *spec.Generation != 3 {
 			t.Errorf("after two PUTs: generation %d spec tag %+v", stream.Generation, spec)
 		}
@@ -218,7 +219,7 @@ func TestImageStreamTagWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if specTag(stream, "dry") != nil || statusTag(stream, "pushed") == nil {
+		if imageutil.SpecTag(stream, "dry") != nil || imageutil.StatusTag(stream, "pushed") == nil {
 			t.Errorf("dry runs wrote: spec %+v status %+v", stream.Spec.Tags, stream.Status.Tags)
 		}
 		if _, err := c.ImageV1().ImageStreams(ns).Get(ctx, "drystream", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -236,7 +237,7 @@ func TestImageStreamTagWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if specTag(stream, "1.0") != nil || statusTag(stream, "1.0") != nil || statusTag(stream, "pushed") != nil {
+		if imageutil.SpecTag(stream, "1.0") != nil || imageutil.StatusTag(stream, "1.0") != nil || imageutil.StatusTag(stream, "pushed") != nil {
 			t.Errorf("after delete: spec %+v status %+v", stream.Spec.Tags, stream.Status.Tags)
 		}
 		if _, err := c.ImageV1().Images().Get(ctx, img.Name, metav1.GetOptions{}); err != nil {
@@ -377,7 +378,7 @@ func TestConcurrentTagWrites(t *testing.T) {
 		}
 		pushed := 0
 		for i := range 4 {
-			if st := statusTag(stream, fmt.Sprintf("pushed-%d", i)); st != nil {
+			if st := imageutil.StatusTag(stream, fmt.Sprintf("pushed-%d", i)); st != nil {
 				pushed += len(st.Items)
 			}
 		}
@@ -499,22 +500,4 @@ tag:
 			}
 		}
 	}
-}
-
-func specTag(stream *imagev1.ImageStream, name string) *imagev1.TagReference {
-	for i := range stream.Spec.Tags {
-		if stream.Spec.Tags[i].Name == name {
-			return &stream.Spec.Tags[i]
-		}
-	}
-	return nil
-}
-
-func statusTag(stream *imagev1.ImageStream, name string) *imagev1.NamedTagEventList {
-	for i := range stream.Status.Tags {
-		if stream.Status.Tags[i].Tag == name {
-			return &stream.Status.Tags[i]
-		}
-	}
-	return nil
 }

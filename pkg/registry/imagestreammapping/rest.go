@@ -85,7 +85,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		err = r.cfg.Writer.Write(ctx, ism.Namespace, ism.Name, change)
 	}
 	if err != nil {
-		return nil, nameAfterMapping(err, ism.Name)
+		return nil, streamwriter.NameAfter(err, resource, ism.Name)
 	}
 	return success(ism.Namespace, ism.Name, ism.Tag, ism.Image.Name), nil
 }

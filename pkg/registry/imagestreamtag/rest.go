@@ -14,7 +14,6 @@ import (
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -180,63 +179,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err != nil {
 		return nil, false, err
 	}
-	stream, err := r.access.Stream(ctx, streamName, &metav1.GetOptions{})
-	exists := err == nil
-	switch {
-	case apierrors.IsNotFound(err):
-		stream = &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: genericapirequest.NamespaceValue(ctx), Name: streamName}}
-		rest.FillObjectMetaSystemFields(stream)
-	case err != nil:
-		return nil, false, err
-	}
-	old, err := newISTag(tag, stream, nil, true)
+	obj, rv, err := r.access.UpdatedObject(ctx, resource, name, streamName, objInfo, r.strategy, createValidation, updateValidation,
+		func(stream *imagev1.ImageStream) (runtime.Object, error) { return newISTag(tag, stream, nil, true) })
 	if err != nil {
 		return nil, false, err
 	}
-	// The old object carries no resourceVersion, so that a patch (which starts from it) is
-	// unconditional unless it sets one, as a plain PUT without one is. A PUT of an object
-	// read earlier carries that object's version, which is then enforced.
-	old.ResourceVersion = ""
-	obj, err := objInfo.UpdatedObject(ctx, old)
-	if err != nil {
-		return nil, false, err
-	}
-	ist, ok := obj.(*imagev1.ImageStreamTag)
-	if !ok {
-		return nil, false, apierrors.NewBadRequest(fmt.Sprintf("not an ImageStreamTag: %T", obj))
-	}
-	rv := ist.ResourceVersion
-	if !exists && rv != "" {
-		return nil, false, apierrors.NewNotFound(resource, name)
-	}
-	// Clients written before tags carried their stream's labels send none; the labels are
-	// the stream's and cannot be changed here.
-	if len(stream.Labels) > 0 && len(ist.Labels) == 0 {
-		ist.Labels = stream.Labels
-	}
-	// The update rules want a version on both sides; the precondition is rv, checked
-	// against the stream the change is applied to.
-	ist.ResourceVersion, old.ResourceVersion = stream.ResourceVersion, stream.ResourceVersion
-	if exists {
-		if err := rest.BeforeUpdate(r.strategy, ctx, ist, old); err != nil {
-			return nil, false, err
-		}
-		if updateValidation != nil {
-			if err := updateValidation(ctx, ist.DeepCopyObject(), old.DeepCopyObject()); err != nil {
-				return nil, false, err
-			}
-		}
-	} else {
-		rest.FillObjectMetaSystemFields(ist)
-		if err := rest.BeforeCreate(r.strategy, ctx, ist); err != nil {
-			return nil, false, err
-		}
-		if createValidation != nil {
-			if err := createValidation(ctx, ist.DeepCopyObject()); err != nil {
-				return nil, false, err
-			}
-		}
-	}
+	ist := obj.(*imagev1.ImageStreamTag)
 	created := false
 	change := &tagwrite.Change{
 		Description: fmt.Sprintf("the update of imagestreamtag %s", name),
@@ -279,28 +227,8 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if err != nil {
 		return nil, false, err
 	}
-	if deleteValidation != nil {
-		stream, err := r.access.Stream(ctx, streamName, &metav1.GetOptions{})
-		if err != nil {
-			return nil, false, err
-		}
-		current, err := newISTag(tag, stream, nil, true)
-		if err != nil {
-			return nil, false, err
-		}
-		if err := deleteValidation(ctx, current); err != nil {
-			return nil, false, err
-		}
-	}
-	uid, dryRun := tagwrite.DeleteOptions(options)
-	change := &tagwrite.Change{
-		Description: fmt.Sprintf("the deletion of imagestreamtag %s", name),
-		Mutate:      tagwrite.Delete(resource, streamName, tag, uid),
-	}
-	if _, err := r.access.Write(ctx, resource, streamName, change, dryRun); err != nil {
-		return nil, false, err
-	}
-	return &metav1.Status{Status: metav1.StatusSuccess, Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: name}}, true, nil
+	return r.access.DeleteTag(ctx, resource, name, streamName, tag, deleteValidation, options,
+		func(stream *imagev1.ImageStream) (runtime.Object, error) { return newISTag(tag, stream, nil, true) })
 }
 
 // composeWritten is the answer of a write: the tag as the write left it, with its image if

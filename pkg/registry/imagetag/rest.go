@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -174,56 +173,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err != nil {
 		return nil, false, err
 	}
-	stream, err := r.access.Stream(ctx, streamName, &metav1.GetOptions{})
-	exists := err == nil
-	switch {
-	case apierrors.IsNotFound(err):
-		stream = &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: genericapirequest.NamespaceValue(ctx), Name: streamName}}
-		rest.FillObjectMetaSystemFields(stream)
-	case err != nil:
-		return nil, false, err
-	}
-	old, err := newITag(tag, stream, nil, true)
+	obj, rv, err := r.access.UpdatedObject(ctx, resource, name, streamName, objInfo, r.strategy, createValidation, updateValidation,
+		func(stream *imagev1.ImageStream) (runtime.Object, error) { return newITag(tag, stream, nil, true) })
 	if err != nil {
 		return nil, false, err
 	}
-	// As for imagestreamtags: a patch is unconditional unless it sets a resourceVersion.
-	old.ResourceVersion = ""
-	obj, err := objInfo.UpdatedObject(ctx, old)
-	if err != nil {
-		return nil, false, err
-	}
-	itag, ok := obj.(*imagev1.ImageTag)
-	if !ok {
-		return nil, false, apierrors.NewBadRequest(fmt.Sprintf("not an ImageTag: %T", obj))
-	}
-	rv := itag.ResourceVersion
-	if !exists && rv != "" {
-		return nil, false, apierrors.NewNotFound(resource, name)
-	}
-	// The update rules want a version on both sides; the precondition is rv, checked
-	// against the stream the change is applied to.
-	itag.ResourceVersion, old.ResourceVersion = stream.ResourceVersion, stream.ResourceVersion
-	if exists {
-		if err := rest.BeforeUpdate(r.strategy, ctx, itag, old); err != nil {
-			return nil, false, err
-		}
-		if updateValidation != nil {
-			if err := updateValidation(ctx, itag.DeepCopyObject(), old.DeepCopyObject()); err != nil {
-				return nil, false, err
-			}
-		}
-	} else {
-		rest.FillObjectMetaSystemFields(itag)
-		if err := rest.BeforeCreate(r.strategy, ctx, itag); err != nil {
-			return nil, false, err
-		}
-		if createValidation != nil {
-			if err := createValidation(ctx, itag.DeepCopyObject()); err != nil {
-				return nil, false, err
-			}
-		}
-	}
+	itag := obj.(*imagev1.ImageTag)
 	created := false
 	change := &tagwrite.Change{
 		Description: fmt.Sprintf("the update of imagetag %s", name),
@@ -255,28 +210,8 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if err != nil {
 		return nil, false, err
 	}
-	if deleteValidation != nil {
-		stream, err := r.access.Stream(ctx, streamName, &metav1.GetOptions{})
-		if err != nil {
-			return nil, false, err
-		}
-		current, err := newITag(tag, stream, nil, true)
-		if err != nil {
-			return nil, false, err
-		}
-		if err := deleteValidation(ctx, current); err != nil {
-			return nil, false, err
-		}
-	}
-	uid, dryRun := tagwrite.DeleteOptions(options)
-	change := &tagwrite.Change{
-		Description: fmt.Sprintf("the deletion of imagetag %s", name),
-		Mutate:      tagwrite.Delete(resource, streamName, tag, uid),
-	}
-	if _, err := r.access.Write(ctx, resource, streamName, change, dryRun); err != nil {
-		return nil, false, err
-	}
-	return &metav1.Status{Status: metav1.StatusSuccess, Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: name}}, true, nil
+	return r.access.DeleteTag(ctx, resource, name, streamName, tag, deleteValidation, options,
+		func(stream *imagev1.ImageStream) (runtime.Object, error) { return newITag(tag, stream, nil, true) })
 }
 
 // headImage is the image the tag's newest event points to; nil when there is none or it is

@@ -8,6 +8,7 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // resource names the writer's errors; callers rename them after the resource their client
@@ -63,4 +64,38 @@ func storageUnavailable(namespace, name string, c Change, cause error) error {
 		Message: fmt.Sprintf("storage is unavailable: %v; %s in image stream %s/%s was not recorded: retry", cause, c, namespace, name),
 		Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: name, RetryAfterSeconds: retryAfterSeconds},
 	}}
+}
+
+// NameAfter gives the writer's errors the name of the resource the client asked for (D9): a
+// missing stream is `<resource> "<stream>" not found`, as OpenShift answers (the registry
+// creates a stream on exactly that 404 from a mapping), and every error carries group, kind
+// and name.
+func NameAfter(err error, resource schema.GroupResource, stream string) error {
+	if err == nil {
+		return nil
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		status = apierrors.NewInternalError(err)
+	}
+	st := status.Status()
+	if st.Details == nil {
+		st.Details = &metav1.StatusDetails{}
+	} else {
+		st.Details = st.Details.DeepCopy()
+	}
+	d := st.Details
+	if d.Group == imagev1.GroupName && d.Kind == "imagestreams" {
+		if st.Code == 404 && d.Name == stream {
+			return apierrors.NewNotFound(resource, stream)
+		}
+		d.Kind = resource.Resource
+	}
+	if d.Group == "" && d.Kind == "" {
+		d.Group, d.Kind = resource.Group, resource.Resource
+	}
+	if d.Name == "" {
+		d.Name = stream
+	}
+	return &apierrors.StatusError{ErrStatus: st}
 }

@@ -3,13 +3,17 @@ package tagwrite
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -107,7 +111,7 @@ func (a *Access) Write(ctx context.Context, resource schema.GroupResource, strea
 		stream, err = a.Writer.WriteStream(ctx, namespace, streamName, change)
 	}
 	if err != nil {
-		return nil, NameAfter(err, resource, streamName)
+		return nil, streamwriter.NameAfter(err, resource, streamName)
 	}
 	stream = stream.DeepCopy()
 	imagestream.SetRepositories(stream, a.Hostnames)
@@ -123,4 +127,113 @@ func DeleteOptions(options *metav1.DeleteOptions) (uid *string, dryRun bool) {
 		uid = (*string)(options.Preconditions.UID)
 	}
 	return uid, len(options.DryRun) > 0
+}
+
+// Composer composes a tag object (ImageStreamTag, ImageTag) of the tag from its stream, for a
+// write: it may have no image.
+type Composer func(stream *imagev1.ImageStream) (runtime.Object, error)
+
+// UpdatedObject runs the update protocol of a tag object: it composes the current object
+// from the stream (or from a new stream, which the write will create), applies the client's
+// update to it, and prepares and validates the result with strategy — as an update when the
+// stream exists, as a create when it does not. It returns the object to write and the
+// resourceVersion the client asked for ("" for an unconditional write).
+func (a *Access) UpdatedObject(ctx context.Context, resource schema.GroupResource, name, streamName string, objInfo rest.UpdatedObjectInfo,
+	strategy rest.RESTCreateUpdateStrategy, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, compose Composer,
+) (obj runtime.Object, rv string, err error) {
+	stream, err := a.Stream(ctx, streamName, &metav1.GetOptions{})
+	exists := err == nil
+	switch {
+	case apierrors.IsNotFound(err):
+		stream = &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: genericapirequest.NamespaceValue(ctx), Name: streamName}}
+		rest.FillObjectMetaSystemFields(stream)
+	case err != nil:
+		return nil, "", err
+	}
+	old, err := compose(stream)
+	if err != nil {
+		return nil, "", err
+	}
+	oldMeta, err := meta.Accessor(old)
+	if err != nil {
+		return nil, "", apierrors.NewInternalError(err)
+	}
+	// The old object carries no resourceVersion, so that a patch (which starts from it) is
+	// unconditional unless it sets one, as a PUT without one is. A PUT of an object read
+	// earlier carries that object's version, which the write then enforces.
+	oldMeta.SetResourceVersion("")
+	obj, err = objInfo.UpdatedObject(ctx, old)
+	if err != nil {
+		return nil, "", err
+	}
+	if reflect.TypeOf(obj) != reflect.TypeOf(old) {
+		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("not a %T: %T", old, obj))
+	}
+	objMeta, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, "", apierrors.NewBadRequest(err.Error())
+	}
+	rv = objMeta.GetResourceVersion()
+	if !exists && rv != "" {
+		return nil, "", apierrors.NewNotFound(resource, name)
+	}
+	// Clients written before tags carried their stream's labels send none; the labels are the
+	// stream's and cannot be changed here.
+	if len(stream.Labels) > 0 && len(objMeta.GetLabels()) == 0 {
+		objMeta.SetLabels(stream.Labels)
+	}
+	if !exists {
+		rest.FillObjectMetaSystemFields(objMeta)
+		if err := rest.BeforeCreate(strategy, ctx, obj); err != nil {
+			return nil, "", err
+		}
+		if createValidation != nil {
+			if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
+				return nil, "", err
+			}
+		}
+		return obj, rv, nil
+	}
+	// The update rules want a version on both sides; the precondition is rv, checked against
+	// the stream the change is applied to.
+	objMeta.SetResourceVersion(stream.ResourceVersion)
+	oldMeta.SetResourceVersion(stream.ResourceVersion)
+	if err := rest.BeforeUpdate(strategy, ctx, obj, old); err != nil {
+		return nil, "", err
+	}
+	if updateValidation != nil {
+		if err := updateValidation(ctx, obj.DeepCopyObject(), old.DeepCopyObject()); err != nil {
+			return nil, "", err
+		}
+	}
+	return obj, rv, nil
+}
+
+// DeleteTag removes tag's spec and history from the stream; its images stay. Admission sees
+// the object as composed now.
+func (a *Access) DeleteTag(ctx context.Context, resource schema.GroupResource, name, streamName, tag string,
+	deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions, compose Composer,
+) (runtime.Object, bool, error) {
+	if deleteValidation != nil {
+		stream, err := a.Stream(ctx, streamName, &metav1.GetOptions{})
+		if err != nil {
+			return nil, false, err
+		}
+		current, err := compose(stream)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := deleteValidation(ctx, current); err != nil {
+			return nil, false, err
+		}
+	}
+	uid, dryRun := DeleteOptions(options)
+	change := &Change{
+		Description: fmt.Sprintf("the deletion of %s %s", strings.TrimSuffix(resource.Resource, "s"), name),
+		Mutate:      Delete(resource, streamName, tag, uid),
+	}
+	if _, err := a.Write(ctx, resource, streamName, change, dryRun); err != nil {
+		return nil, false, err
+	}
+	return &metav1.Status{Status: metav1.StatusSuccess, Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: name}}, true, nil
 }

@@ -6,7 +6,6 @@ package tagwrite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -157,37 +156,4 @@ func currentVersion(stream *imagev1.ImageStream, tx *streamwriter.Tx) string {
 		return stream.ResourceVersion
 	}
 	return "a newer one"
-}
-
-// NameAfter gives the stream writer's errors the requested resource's name (D9): a missing
-// stream is `<resource> "<stream>" not found`, as OpenShift answers, and every error carries
-// group, kind and name.
-func NameAfter(err error, resource schema.GroupResource, stream string) error {
-	if err == nil {
-		return nil
-	}
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) {
-		status = apierrors.NewInternalError(err)
-	}
-	st := status.Status()
-	if st.Details == nil {
-		st.Details = &metav1.StatusDetails{}
-	} else {
-		st.Details = st.Details.DeepCopy()
-	}
-	d := st.Details
-	if d.Group == imagev1.GroupName && d.Kind == "imagestreams" {
-		if st.Code == 404 && d.Name == stream {
-			return apierrors.NewNotFound(resource, stream)
-		}
-		d.Kind = resource.Resource
-	}
-	if d.Group == "" && d.Kind == "" {
-		d.Group, d.Kind = resource.Group, resource.Resource
-	}
-	if d.Name == "" {
-		d.Name = stream
-	}
-	return &apierrors.StatusError{ErrStatus: st}
 }
