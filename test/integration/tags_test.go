@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
@@ -178,6 +180,20 @@ func TestImageStreamTagWrites(t *testing.T) {
 		spec := imageutil.SpecTag(stream, "2.0")
 		if spec == nil || spec.From.Name != "quay.io/example/web:2.0" || spec.Annotations["note"] != "x" || stream.Generation != 3 || *spec.Generation != 3 {
 			t.Errorf("after two PUTs: generation %d spec tag %+v", stream.Generation, spec)
+		}
+
+		// A JSON merge patch through client-go changes the tag's annotations,
+		// and with them the spec tag's.
+		patched := &imagev1.ImageStreamTag{}
+		if err := mergePatch(ctx, c, ns, "imagestreamtags", "web:2.0", `{"metadata":{"annotations":{"note":"patched"}}}`, patched); err != nil {
+			t.Fatal(err)
+		}
+		if patched.Annotations["note"] != "patched" || patched.Tag == nil || patched.Tag.Annotations["note"] != "patched" {
+			t.Errorf("patched tag: annotations %v, tag %+v", patched.Annotations, patched.Tag)
+		}
+		stream, err = c.ImageV1().ImageStreams(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
 
 		// A stale resourceVersion is 409; the current one applies.
@@ -397,9 +413,13 @@ func TestConcurrentTagWrites(t *testing.T) {
 // spec tag, only spec may change.
 func TestImageTagWrites(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
+	forEachContentType(t, func(t *testing.T, ct string) { testImageTagWrites(t, s, ct) })
+}
+
+func testImageTagWrites(t *testing.T, s *framework.Server, ct string) {
 	ctx := testContext(t)
-	c := s.ImageClient(framework.ContentTypes[0])
-	itags := c.ImageV1().ImageTags("itag")
+	c := s.ImageClient(ct)
+	itags := c.ImageV1().ImageTags("itag-" + shortName(ct))
 
 	_, err := itags.Create(ctx, &imagev1.ImageTag{ObjectMeta: metav1.ObjectMeta{Name: "app:v1"}}, metav1.CreateOptions{})
 	if se := statusError(t, err); se.ErrStatus.Code != 422 || fmt.Sprint(causeFields(se)) != "[spec]" {
@@ -430,6 +450,25 @@ func TestImageTagWrites(t *testing.T) {
 	_, err = itags.Update(ctx, current, metav1.UpdateOptions{})
 	if se := statusError(t, err); se.ErrStatus.Code != 422 || !strings.Contains(se.ErrStatus.Message, "may not update fields other than spec") {
 		t.Errorf("update of labels: %v", err)
+	}
+	// A merge patch of the spec through client-go.
+	patched := &imagev1.ImageTag{}
+	if err := mergePatch(ctx, c, "itag-"+shortName(ct), "imagetags", "app:v1", `{"spec":{"from":{"name":"quay.io/example/app:2"}}}`, patched); err != nil {
+		t.Fatal(err)
+	}
+	// The same image ("", a reference) under a new pull spec rewrites the head in place.
+	if patched.Spec == nil || patched.Spec.From.Name != "quay.io/example/app:2" || len(patched.Status.Items) != 1 || patched.Status.Items[0].DockerImageReference != "quay.io/example/app:2" {
+		t.Errorf("patched imagetag: spec %+v status %+v", patched.Spec, patched.Status)
+	}
+	// The object read before the patch is stale now: its resourceVersion is refused.
+	current.Labels = nil
+	current.Spec = nil
+	_, err = itags.Update(ctx, current, metav1.UpdateOptions{})
+	if se := statusError(t, err); se.ErrStatus.Code != 409 {
+		t.Errorf("update at the version before the patch: %v", err)
+	}
+	if current, err = itags.Get(ctx, "app:v1", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	current.Labels = nil
 	current.Spec = nil
@@ -500,4 +539,11 @@ tag:
 			}
 		}
 	}
+}
+
+// mergePatch sends a JSON merge patch through client-go (the typed tag clients have no Patch),
+// negotiating the client's content type for the answer.
+func mergePatch(ctx context.Context, c imageclient.Interface, ns, resource, name, patch string, into runtime.Object) error {
+	return c.ImageV1().RESTClient().Patch(types.MergePatchType).Namespace(ns).Resource(resource).Name(name).
+		Body([]byte(patch)).Do(ctx).Into(into)
 }
