@@ -2,17 +2,20 @@ package imageindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 )
 
 // ImageSource lists and watches Images: the images storage of the server (its watch cache
@@ -22,66 +25,127 @@ type ImageSource interface {
 	rest.Watcher
 }
 
-// Run feeds the index from source until ctx ends: a list, then a watch from the list's
-// revision. client-go's Reflector does the loop: on a watch error, or a 410 Gone when the
-// revision has been compacted away, it lists again (with backoff), and the list replaces
-// the index's content.
+// defaultPageSize is how many images one list request returns: a relist of the whole cluster
+// holds one page of full Images at a time, never the whole list.
+const defaultPageSize = 500
+
+// retryDelay is the pause before listing or watching again after an error.
+const retryDelay = time.Second
+
+// Run feeds the index from source until ctx ends: a paged list, then a watch from the list's
+// revision. A watch that ends is resumed from the last revision applied; only when that
+// revision has been compacted away (410 Gone) does the index list again, and the new list
+// replaces its content.
 func (x *Index) Run(ctx context.Context, source ImageSource) {
-	r := cache.NewReflectorWithOptions(listerWatcher{source: source}, &imagev1.Image{}, feed{x}, cache.ReflectorOptions{Name: "image-index"})
-	r.RunWithContext(ctx)
-}
-
-// listerWatcher adapts a REST store to the Reflector's interface.
-type listerWatcher struct {
-	source ImageSource
-}
-
-var (
-	_ cache.ListerWatcher            = listerWatcher{}
-	_ cache.ListerWatcherWithContext = listerWatcher{}
-)
-
-// List and Watch complete cache.ListerWatcher, which the Reflector's constructor takes; it
-// calls the context-aware forms below.
-func (l listerWatcher) List(options metav1.ListOptions) (runtime.Object, error) {
-	return l.ListWithContext(context.Background(), options)
-}
-
-func (l listerWatcher) Watch(options metav1.ListOptions) (watch.Interface, error) {
-	return l.WatchWithContext(context.Background(), options)
-}
-
-func (l listerWatcher) ListWithContext(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-	internal, err := internalOptions(options)
-	if err != nil {
-		return nil, err
-	}
-	return l.source.List(clusterScoped(ctx), internal)
-}
-
-func (l listerWatcher) WatchWithContext(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-	internal, err := internalOptions(options)
-	if err != nil {
-		return nil, err
-	}
-	w, err := l.source.Watch(clusterScoped(ctx), internal)
-	if err != nil {
-		return nil, err
-	}
-	// The watch cache sends each object wrapped for its serialization cache; the Reflector
-	// accepts only the type it was given, so unwrap.
-	return watch.Filter(w, func(e watch.Event) (watch.Event, bool) {
-		if cached, ok := e.Object.(runtime.CacheableObject); ok {
-			e.Object = cached.GetObject()
+	logger := klog.FromContext(ctx).WithName("image-index")
+	rv := ""
+	for ctx.Err() == nil {
+		var err error
+		if rv == "" {
+			if rv, err = x.relist(ctx, source); err != nil {
+				rv = ""
+				logger.Info("Listing images failed; retrying", "err", err)
+				sleep(ctx, retryDelay)
+				continue
+			}
 		}
-		return e, true
-	}), nil
+		var gone bool
+		rv, gone, err = x.follow(ctx, source, rv)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case gone:
+			logger.V(2).Info("Image watch revision compacted; listing again", "err", err)
+			rv = ""
+		case err != nil:
+			logger.Info("Image watch failed; resuming", "resourceVersion", rv, "err", err)
+			sleep(ctx, retryDelay)
+		}
+	}
 }
 
-// IsWatchListSemanticsUnSupported makes the Reflector list then watch, instead of one
-// streaming watch with initial events, which an undecorated (no watch cache) etcd store does
-// not serve.
-func (listerWatcher) IsWatchListSemanticsUnSupported() bool { return true }
+// relist loads the whole list page by page into a new content, which replaces the index's
+// when complete; readers see the old content until then. It returns the list's revision.
+func (x *Index) relist(ctx context.Context, source ImageSource) (string, error) {
+	b := x.beginReplace()
+	options := &metainternalversion.ListOptions{Limit: x.pageSize}
+	for {
+		obj, err := source.List(clusterScoped(ctx), options)
+		if err != nil {
+			b.abort()
+			return "", err
+		}
+		list, ok := obj.(*imagev1.ImageList)
+		if !ok {
+			b.abort()
+			return "", fmt.Errorf("image index: unexpected list %T", obj)
+		}
+		b.add(list.Items)
+		if list.Continue == "" {
+			b.finish(list.ResourceVersion)
+			return list.ResourceVersion, nil
+		}
+		options = &metainternalversion.ListOptions{Limit: x.pageSize, Continue: list.Continue}
+	}
+}
+
+// follow applies the watch's events from rv until the watch ends, and returns the last
+// revision applied and whether the watch ended because rv is too old (410 Gone).
+func (x *Index) follow(ctx context.Context, source ImageSource, rv string) (string, bool, error) {
+	w, err := source.Watch(clusterScoped(ctx), &metainternalversion.ListOptions{Watch: true, ResourceVersion: rv, AllowWatchBookmarks: true})
+	if err != nil {
+		return rv, apierrors.IsResourceExpired(err) || apierrors.IsGone(err), err
+	}
+	defer w.Stop()
+	f := feed{x}
+	for {
+		select {
+		case <-ctx.Done():
+			return rv, false, nil
+		case e, ok := <-w.ResultChan():
+			if !ok {
+				return rv, false, errors.New("the watch ended")
+			}
+			if e.Type == watch.Error {
+				err := apierrors.FromObject(e.Object)
+				return rv, apierrors.IsResourceExpired(err) || apierrors.IsGone(err), err
+			}
+			// The watch cache, when enabled, sends each object wrapped for its serialization
+			// cache.
+			if cached, ok := e.Object.(runtime.CacheableObject); ok {
+				e.Object = cached.GetObject()
+			}
+			img, err := asImage(e.Object)
+			if err != nil {
+				return rv, false, err
+			}
+			switch e.Type {
+			case watch.Added, watch.Modified:
+				err = f.Update(img)
+			case watch.Deleted:
+				err = f.Delete(img)
+			case watch.Bookmark:
+				f.Bookmark(img)
+			}
+			if err != nil {
+				return rv, false, err
+			}
+			if img.ResourceVersion != "" {
+				rv = img.ResourceVersion
+			}
+		}
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
 
 // clusterScoped marks ctx as a request for cluster-scoped objects, as the generic store
 // expects of every request context.
@@ -89,20 +153,10 @@ func clusterScoped(ctx context.Context) context.Context {
 	return genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
 }
 
-func internalOptions(options metav1.ListOptions) (*metainternalversion.ListOptions, error) {
-	out := &metainternalversion.ListOptions{}
-	if err := metainternalversion.Convert_v1_ListOptions_To_internalversion_ListOptions(&options, out, nil); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// feed applies the Reflector's list and events to the index.
+// feed applies watch events to the index.
 type feed struct {
 	x *Index
 }
-
-var _ cache.ReflectorStore = feed{}
 
 func asImage(obj interface{}) (*imagev1.Image, error) {
 	img, ok := obj.(*imagev1.Image)
@@ -111,8 +165,6 @@ func asImage(obj interface{}) (*imagev1.Image, error) {
 	}
 	return img, nil
 }
-
-func (f feed) Add(obj interface{}) error { return f.Update(obj) }
 
 func (f feed) Update(obj interface{}) error {
 	img, err := asImage(obj)
@@ -142,39 +194,10 @@ func (f feed) Delete(obj interface{}) error {
 	return nil
 }
 
-// Replace swaps in a full list. Images are compacted before the lock is taken, so that readers
-// wait only for the interning; the index counts as synced from the first Replace.
-func (f feed) Replace(list []interface{}, resourceVersion string) error {
-	compacted := make([]compacted, 0, len(list))
-	for _, obj := range list {
-		img, err := asImage(obj)
-		if err != nil {
-			return err
-		}
-		compacted = append(compacted, compact(img))
-	}
-	rv, _ := strconv.ParseUint(resourceVersion, 10, 64)
-	x := f.x
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	old := x.images
-	x.images = make(map[string]*entry, len(compacted))
-	for _, c := range compacted {
-		x.put(c)
-	}
-	// Release what the old content held only now, so strings both share stay allocated.
-	keep := x.images
-	x.images = old
-	for name := range old {
-		x.remove(name)
-	}
-	x.images = keep
-	// A relist may come from a cache behind an image Learn added: keep the higher mark.
-	x.seen(rv)
-	x.synced = true
-	x.changed()
-	return nil
+// Bookmark records the revision a bookmark carries.
+func (f feed) Bookmark(img *imagev1.Image) {
+	rv, _ := strconv.ParseUint(img.ResourceVersion, 10, 64)
+	f.x.mu.Lock()
+	defer f.x.mu.Unlock()
+	f.x.seen(rv)
 }
-
-// Resync has nothing to do: the index is the store.
-func (feed) Resync() error { return nil }

@@ -63,6 +63,7 @@ func TestFeedFromEtcd(t *testing.T) {
 	}
 
 	x := imageindex.New()
+	imageindex.SetPageSize(x, 1) // two images: two pages
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); x.Run(runCtx, images) }()

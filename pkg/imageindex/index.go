@@ -56,6 +56,8 @@ type Index struct {
 	lastRV uint64
 	// publish, when set, receives the size after each change (the server's metrics).
 	publish func(images int, bytes int64)
+	// pageSize is the feed's list page.
+	pageSize int64
 }
 
 // atom is an interned string with a reference count, so that a digest shared by many images is
@@ -97,7 +99,7 @@ func (e *entry) bytes() int64 {
 
 // New returns an empty, unsynced index.
 func New() *Index {
-	return &Index{images: map[string]*entry{}, atoms: map[string]*atom{}}
+	return &Index{images: map[string]*entry{}, atoms: map[string]*atom{}, pageSize: defaultPageSize}
 }
 
 // Synced tells whether the index has loaded the full list of images once. Before that, an
@@ -272,6 +274,14 @@ func (x *Index) release(a *atom) {
 // put replaces (or adds) the image's entry. The new entry is interned before the old one is
 // released so that strings they share are not freed and allocated again.
 func (x *Index) put(c compacted) {
+	e := x.newEntry(c)
+	x.remove(c.name)
+	// The key is the interned name, so the map holds no second copy of it.
+	x.images[e.name.s] = e
+}
+
+// newEntry interns c into a new entry, counted in the index's bytes.
+func (x *Index) newEntry(c compacted) *entry {
 	e := &entry{
 		name:      x.intern(c.name),
 		mediaType: x.intern(c.mediaType),
@@ -289,10 +299,8 @@ func (x *Index) put(c compacted) {
 			e.manifests[i] = x.intern(m)
 		}
 	}
-	x.remove(c.name)
-	// The key is the interned name, so the map holds no second copy of it.
-	x.images[e.name.s] = e
 	x.bytes += e.bytes()
+	return e
 }
 
 // remove deletes the image's entry, if any.
@@ -302,6 +310,11 @@ func (x *Index) remove(name string) {
 		return
 	}
 	delete(x.images, name)
+	x.drop(e)
+}
+
+// drop releases what an entry holds.
+func (x *Index) drop(e *entry) {
 	x.bytes -= e.bytes()
 	x.release(e.name)
 	x.release(e.mediaType)
@@ -327,4 +340,62 @@ func (x *Index) changed() {
 	if x.publish != nil {
 		x.publish(len(x.images), x.bytes)
 	}
+}
+
+// replacement is a content being loaded by a relist, beside the one readers see.
+type replacement struct {
+	x      *Index
+	images map[string]*entry
+}
+
+func (x *Index) beginReplace() *replacement {
+	return &replacement{x: x, images: map[string]*entry{}}
+}
+
+// add interns a page of images into the new content. Images are compacted before the lock is
+// taken, so that readers wait only for the interning.
+func (r *replacement) add(images []imagev1.Image) {
+	compacted := make([]compacted, len(images))
+	for i := range images {
+		compacted[i] = compact(&images[i])
+	}
+	x := r.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, c := range compacted {
+		if old, ok := r.images[c.name]; ok {
+			x.drop(old)
+		}
+		e := x.newEntry(c)
+		r.images[e.name.s] = e
+	}
+}
+
+// finish makes the new content the index's, as of revision rv; the index counts as synced
+// from the first. The old content is released only now, so strings both share stay allocated.
+func (r *replacement) finish(resourceVersion string) {
+	rv, _ := strconv.ParseUint(resourceVersion, 10, 64)
+	x := r.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old := x.images
+	x.images = r.images
+	for _, e := range old {
+		x.drop(e)
+	}
+	// A relist may come from a cache behind an image Learn added: keep the higher mark.
+	x.seen(rv)
+	x.synced = true
+	x.changed()
+}
+
+// abort releases a content whose list failed.
+func (r *replacement) abort() {
+	x := r.x
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range r.images {
+		x.drop(e)
+	}
+	x.changed()
 }

@@ -82,7 +82,7 @@ func TestCompactedView(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			x := New()
-			if err := (feed{x}).Add(tc.in); err != nil {
+			if err := (feed{x}).Update(tc.in); err != nil {
 				t.Fatal(err)
 			}
 			got, ok := x.Get(tc.in.Name)
@@ -111,7 +111,7 @@ func TestSharedStringsAndBytes(t *testing.T) {
 	for i := 0; i < n; i++ {
 		img := image(digest(1000+i), i+1, imageutil.MediaTypeSchema2Manifest, `{"Id":"`+digest(2000+i)+`"}`,
 			layerOf(1, 100), layerOf(2, 200), layerOf(3000+i, 5))
-		if err := f.Add(img); err != nil {
+		if err := f.Update(img); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,19 +154,23 @@ func TestReplace(t *testing.T) {
 	if x.Synced() {
 		t.Fatal("synced before any list")
 	}
-	if err := f.Add(image(digest(1), 5, "", "", layerOf(10, 1))); err != nil {
+	if err := f.Update(image(digest(1), 5, "", "", layerOf(10, 1))); err != nil {
 		t.Fatal(err)
 	}
 	if x.Synced() {
 		t.Fatal("synced by an event")
 	}
-	list := []interface{}{
-		image(digest(2), 7, "", "", layerOf(10, 1), layerOf(11, 1)),
-		image(digest(3), 8, "", "", layerOf(10, 1)),
+	list := []imagev1.Image{
+		*image(digest(2), 7, "", "", layerOf(10, 1), layerOf(11, 1)),
+		*image(digest(3), 8, "", "", layerOf(10, 1)),
 	}
-	if err := f.Replace(list, "9"); err != nil {
-		t.Fatal(err)
+	r := x.beginReplace()
+	r.add(list[:1])
+	if x.Len() != 1 || x.Synced() {
+		t.Fatalf("a relist's first page showed before the relist ended: %d images, synced %v", x.Len(), x.Synced())
 	}
+	r.add(list[1:])
+	r.finish("9")
 	if !x.Synced() || x.Len() != 2 {
 		t.Fatalf("synced %v, %d images", x.Synced(), x.Len())
 	}
@@ -178,14 +182,18 @@ func TestReplace(t *testing.T) {
 		t.Errorf("interned after replace: %d strings, shared layer %d refs", len(x.atoms), x.atoms[digest(10)].refs)
 	}
 	fresh := New()
-	for _, obj := range list {
-		_ = feed{fresh}.Add(obj)
+	for i := range list {
+		_ = feed{fresh}.Update(&list[i])
 	}
 	if fresh.Bytes() != x.Bytes() {
 		t.Errorf("replace left %d bytes, building the same content gives %d", x.Bytes(), fresh.Bytes())
 	}
-	if err := f.Replace([]interface{}{"not an image"}, "10"); err == nil {
-		t.Error("replace accepted a non-image")
+	// An aborted relist leaves the content as it was.
+	r = x.beginReplace()
+	r.add([]imagev1.Image{*image(digest(4), 9, "", "", layerOf(12, 1))})
+	r.abort()
+	if _, ok := x.Get(digest(4)); ok || fresh.Bytes() != x.Bytes() || len(x.atoms) != 5 {
+		t.Errorf("an aborted relist left traces: %d bytes (want %d), %d strings", x.Bytes(), fresh.Bytes(), len(x.atoms))
 	}
 }
 
@@ -205,9 +213,7 @@ func TestLearn(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			x := New()
-			if err := (feed{x}).Replace(nil, tc.feedRV); err != nil {
-				t.Fatal(err)
-			}
+			x.beginReplace().finish(tc.feedRV)
 			img := image(digest(1), tc.imageRV, "", "")
 			if tc.imageRV == 0 {
 				img.ResourceVersion = ""
@@ -225,7 +231,7 @@ func TestPublish(t *testing.T) {
 	var images int
 	var bytes int64
 	x.publish = func(i int, b int64) { images, bytes = i, b }
-	_ = feed{x}.Add(image(digest(1), 1, "", "", layerOf(2, 3)))
+	_ = feed{x}.Update(image(digest(1), 1, "", "", layerOf(2, 3)))
 	if images != 1 || bytes != x.Bytes() || bytes == 0 {
 		t.Errorf("published %d images, %d bytes; index has %d bytes", images, bytes, x.Bytes())
 	}

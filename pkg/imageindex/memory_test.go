@@ -65,7 +65,7 @@ func measure(n int) (heapPerImage, estimatePerImage float64, x *Index) {
 	x = New()
 	f := feed{x}
 	for i := 0; i < n; i++ {
-		_ = f.Add(registryImage(i))
+		_ = f.Update(registryImage(i))
 	}
 	after := heapInUse()
 	return float64(after-before) / float64(n), float64(x.Bytes()) / float64(n), x

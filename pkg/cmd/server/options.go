@@ -88,6 +88,11 @@ func NewOptions() (*Options, error) {
 		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
+	// Images are many, large, immutable and rarely watched: a watch cache would hold every one
+	// of them in memory (about 10 KB each), while a paginated LIST from etcd is nearly as fast.
+	// GET, LIST and WATCH of images are served from etcd; the image index keeps what
+	// imagestreams/layers needs. --watch-cache-sizes replaces this default.
+	o.Recommended.Etcd.WatchCacheSizes = []string{"images.image.openshift.io#0"}
 	o.Recommended.SecureServing.BindPort = 8443
 	o.Recommended.SecureServing.ServerCert.PairName = "image-apiserver"
 	// The generic default, apiserver.local.config/certificates, is relative to the working
