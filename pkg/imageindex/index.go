@@ -1,11 +1,12 @@
 // Package imageindex keeps, for every Image in the cluster, only what an imagestreams/layers
 // answer needs: layer digests, sizes and media types, the config digest, the manifest media type
 // and a manifest list's children. A cluster easily holds 100 000 images whose full objects weigh
-// kilobytes each; an entry here costs a few hundred bytes, because the strings that repeat across
-// images (base layers shared by many images, media types) are stored once.
+// kilobytes each; an entry here costs well under a kilobyte, because digests are kept as their
+// 32 bytes rather than as text and media types as an index into a small table.
 package imageindex
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -45,10 +46,18 @@ type Image struct {
 
 // Index is the in-memory index of images. The zero value is not usable: use New.
 type Index struct {
-	mu     sync.RWMutex
-	images map[string]*entry
-	atoms  map[string]*atom
-	// bytes is the running estimate of the memory the index holds (see entry.bytes, atom.bytes).
+	mu sync.RWMutex
+	// images holds the images whose digests are all sha256 (nearly all), keyed by the name's
+	// 32 bytes.
+	images map[sum]entry
+	// odd holds, as plain strings, the images that do not fit that form: a digest of another
+	// algorithm (sha384, sha512) or a media type beyond the table's 255.
+	odd map[string]compacted
+	// mediaTypes interns media types, which are few: an entry keeps a one-byte index into
+	// mediaTypes. Index 0 is "". It only grows, and is bounded by its 256 entries.
+	mediaTypes     []string
+	mediaTypeIndex map[string]uint8
+	// bytes is the running estimate of the memory the index holds (see entryBytes).
 	bytes  int64
 	synced bool
 	// lastRV is the highest resourceVersion the feed has applied, so that an image read from
@@ -60,46 +69,55 @@ type Index struct {
 	pageSize int64
 }
 
-// atom is an interned string with a reference count, so that a digest shared by many images is
-// stored once and freed when the last image using it goes.
-type atom struct {
-	s    string
-	refs int32
-}
+// sum is a sha256 digest as its 32 bytes: less than half the size of its text, and nothing for
+// the garbage collector to follow.
+type sum [32]byte
 
-// layer is a compact Layer: two pointers and the size.
+// layer is one layer blob: 48 bytes.
 type layer struct {
-	digest    *atom
+	digest    sum
 	size      int64
-	mediaType *atom
+	mediaType uint8
 }
 
-// entry is one image in the index; nil atoms stand for empty strings.
+// entry is one image: its layers, config and manifest-list children, and the index of its
+// manifest media type. Stored by value in the map: no allocation of its own.
 type entry struct {
-	name      *atom
-	mediaType *atom
-	config    *atom
 	layers    []layer
-	manifests []*atom
+	manifests []sum
+	config    sum
+	hasConfig bool
+	mediaType uint8
 }
 
-// mapSlotBytes approximates what one key of a map[string]*T costs: the 24-byte slot, its
-// control byte and the slack of a map that doubles as it grows.
-const mapSlotBytes = 40
+// mapSlotOverhead approximates what a map slot costs beyond its key and value: the control
+// byte and the slack of a map that doubles as it grows.
+const mapSlotOverhead = 1.5
 
-func (a *atom) bytes() int64 {
-	return int64(unsafe.Sizeof(atom{})) + int64(len(a.s)) + mapSlotBytes
+func entryBytes(e *entry) int64 {
+	slot := float64(unsafe.Sizeof(sum{}) + unsafe.Sizeof(entry{}))
+	return int64(slot*mapSlotOverhead) + int64(cap(e.layers))*int64(unsafe.Sizeof(layer{})) + int64(cap(e.manifests))*int64(unsafe.Sizeof(sum{}))
 }
 
-func (e *entry) bytes() int64 {
-	return int64(unsafe.Sizeof(entry{})) + mapSlotBytes +
-		int64(cap(e.layers))*int64(unsafe.Sizeof(layer{})) +
-		int64(cap(e.manifests))*int64(unsafe.Sizeof((*atom)(nil)))
+// compactedBytes approximates an odd image's cost: its strings and slices.
+func compactedBytes(c *compacted) int64 {
+	n := int64(unsafe.Sizeof(compacted{})) + int64(len(c.name)+len(c.mediaType)+len(c.config))
+	for _, l := range c.layers {
+		n += int64(unsafe.Sizeof(Layer{})) + int64(len(l.Digest)+len(l.MediaType))
+	}
+	for _, m := range c.manifests {
+		n += int64(unsafe.Sizeof("")) + int64(len(m))
+	}
+	return int64(float64(n+int64(len(c.name))) * mapSlotOverhead)
 }
 
 // New returns an empty, unsynced index.
 func New() *Index {
-	return &Index{images: map[string]*entry{}, atoms: map[string]*atom{}, pageSize: defaultPageSize}
+	return &Index{
+		images: map[sum]entry{}, odd: map[string]compacted{},
+		mediaTypes: []string{""}, mediaTypeIndex: map[string]uint8{"": 0},
+		pageSize: defaultPageSize,
+	}
 }
 
 // Synced tells whether the index has loaded the full list of images once. Before that, an
@@ -114,7 +132,7 @@ func (x *Index) Synced() bool {
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.images)
+	return len(x.images) + len(x.odd)
 }
 
 // Bytes is the estimated memory held by the index: entries, layer slices and interned strings
@@ -129,27 +147,38 @@ func (x *Index) Bytes() int64 {
 func (x *Index) Get(name string) (Image, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok := x.images[name]
+	if key, ok := parseSum(name); ok {
+		if e, ok := x.images[key]; ok {
+			return x.expand(name, &e), true
+		}
+	}
+	c, ok := x.odd[name]
 	if !ok {
 		return Image{}, false
 	}
-	img := Image{Name: e.name.s, ManifestMediaType: str(e.mediaType), Config: str(e.config)}
-	if e.config != nil {
+	return c.view(), true
+}
+
+// expand turns an entry back into an Image.
+func (x *Index) expand(name string, e *entry) Image {
+	img := Image{Name: name, ManifestMediaType: x.mediaTypes[e.mediaType]}
+	if e.hasConfig {
+		img.Config = e.config.String()
 		img.ConfigMediaType = configMediaType(img.ManifestMediaType)
 	}
 	if len(e.layers) > 0 {
 		img.Layers = make([]Layer, len(e.layers))
 		for i, l := range e.layers {
-			img.Layers[i] = Layer{Digest: l.digest.s, Size: l.size, MediaType: str(l.mediaType)}
+			img.Layers[i] = Layer{Digest: l.digest.String(), Size: l.size, MediaType: x.mediaTypes[l.mediaType]}
 		}
 	}
 	if len(e.manifests) > 0 {
 		img.Manifests = make([]string, len(e.manifests))
 		for i, m := range e.manifests {
-			img.Manifests[i] = m.s
+			img.Manifests[i] = m.String()
 		}
 	}
-	return img, true
+	return img
 }
 
 // Learn adds an image read straight from etcd (an image the feed has not delivered yet). It is
@@ -170,6 +199,10 @@ func (x *Index) Learn(img *imagev1.Image) {
 // View returns what the index would hold for img, without adding it.
 func View(img *imagev1.Image) Image {
 	c := compact(img)
+	return c.view()
+}
+
+func (c *compacted) view() Image {
 	v := Image{Name: c.name, ManifestMediaType: c.mediaType, Config: c.config, Layers: c.layers, Manifests: c.manifests}
 	if v.Config != "" {
 		v.ConfigMediaType = configMediaType(v.ManifestMediaType)
@@ -177,13 +210,28 @@ func View(img *imagev1.Image) Image {
 	return v
 }
 
-// str returns an atom's string, "" for nil.
-func str(a *atom) string {
-	if a == nil {
-		return ""
+const sha256Prefix = "sha256:"
+
+// parseSum reads a sha256 digest in its canonical form (lowercase hex, as registries and
+// validation produce), which String gives back unchanged.
+func parseSum(digest string) (sum, bool) {
+	var s sum
+	if len(digest) != len(sha256Prefix)+64 || digest[:len(sha256Prefix)] != sha256Prefix {
+		return s, false
 	}
-	return a.s
+	h := digest[len(sha256Prefix):]
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return s, false
+		}
+	}
+	if _, err := hex.Decode(s[:], []byte(h)); err != nil {
+		return s, false
+	}
+	return s, true
 }
+
+func (s sum) String() string { return sha256Prefix + hex.EncodeToString(s[:]) }
 
 // configMediaType is the config blob's media type for a manifest type: the OCI config for OCI
 // manifests, the Docker one otherwise.
@@ -245,88 +293,112 @@ func metadataID(img *imagev1.Image) string {
 	return meta.ID
 }
 
-// intern returns the shared atom for s, counting one more reference; nil for "".
-func (x *Index) intern(s string) *atom {
-	if s == "" {
-		return nil
+// mediaType returns the table index of a media type, adding it if new; false when the table
+// is full.
+func (x *Index) mediaType(t string) (uint8, bool) {
+	if i, ok := x.mediaTypeIndex[t]; ok {
+		return i, true
 	}
-	if a, ok := x.atoms[s]; ok {
-		a.refs++
-		return a
+	if len(x.mediaTypes) > 255 {
+		return 0, false
 	}
-	a := &atom{s: s, refs: 1}
-	x.atoms[s] = a
-	x.bytes += a.bytes()
-	return a
+	i := uint8(len(x.mediaTypes))
+	x.mediaTypes = append(x.mediaTypes, t)
+	x.mediaTypeIndex[t] = i
+	return i, true
 }
 
-// release drops one reference, freeing the atom with its last one.
-func (x *Index) release(a *atom) {
-	if a == nil {
-		return
+// toEntry packs c, or reports that it does not fit the compact form.
+func (x *Index) toEntry(c *compacted) (sum, entry, bool) {
+	var e entry
+	key, ok := parseSum(c.name)
+	if !ok {
+		return key, e, false
 	}
-	if a.refs--; a.refs == 0 {
-		delete(x.atoms, a.s)
-		x.bytes -= a.bytes()
+	if e.mediaType, ok = x.mediaType(c.mediaType); !ok {
+		return key, e, false
 	}
-}
-
-// put replaces (or adds) the image's entry. The new entry is interned before the old one is
-// released so that strings they share are not freed and allocated again.
-func (x *Index) put(c compacted) {
-	e := x.newEntry(c)
-	x.remove(c.name)
-	// The key is the interned name, so the map holds no second copy of it.
-	x.images[e.name.s] = e
-}
-
-// newEntry interns c into a new entry, counted in the index's bytes.
-func (x *Index) newEntry(c compacted) *entry {
-	e := &entry{
-		name:      x.intern(c.name),
-		mediaType: x.intern(c.mediaType),
-		config:    x.intern(c.config),
+	if c.config != "" {
+		if e.config, ok = parseSum(c.config); !ok {
+			return key, e, false
+		}
+		e.hasConfig = true
 	}
 	if len(c.layers) > 0 {
 		e.layers = make([]layer, len(c.layers))
 		for i, l := range c.layers {
-			e.layers[i] = layer{digest: x.intern(l.Digest), size: l.Size, mediaType: x.intern(l.MediaType)}
+			d, ok := parseSum(l.Digest)
+			if !ok {
+				return key, e, false
+			}
+			mt, ok := x.mediaType(l.MediaType)
+			if !ok {
+				return key, e, false
+			}
+			e.layers[i] = layer{digest: d, size: l.Size, mediaType: mt}
 		}
 	}
 	if len(c.manifests) > 0 {
-		e.manifests = make([]*atom, len(c.manifests))
+		e.manifests = make([]sum, len(c.manifests))
 		for i, m := range c.manifests {
-			e.manifests[i] = x.intern(m)
+			if e.manifests[i], ok = parseSum(m); !ok {
+				return key, e, false
+			}
 		}
 	}
-	x.bytes += e.bytes()
-	return e
+	return key, e, true
 }
 
-// remove deletes the image's entry, if any.
-func (x *Index) remove(name string) {
-	e, ok := x.images[name]
-	if !ok {
+// content is one full set of images: the index's own, or a relist's being loaded beside it.
+type content struct {
+	images map[sum]entry
+	odd    map[string]compacted
+}
+
+// putInto adds (or replaces) an image in a content, counting its bytes.
+func (x *Index) putInto(to content, c compacted) {
+	x.removeFrom(to, c.name)
+	if key, e, ok := x.toEntry(&c); ok {
+		to.images[key] = e
+		x.bytes += entryBytes(&e)
 		return
 	}
-	delete(x.images, name)
-	x.drop(e)
+	to.odd[c.name] = c
+	x.bytes += compactedBytes(&c)
 }
 
-// drop releases what an entry holds.
-func (x *Index) drop(e *entry) {
-	x.bytes -= e.bytes()
-	x.release(e.name)
-	x.release(e.mediaType)
-	x.release(e.config)
-	for _, l := range e.layers {
-		x.release(l.digest)
-		x.release(l.mediaType)
+// removeFrom deletes an image from a content, if there.
+func (x *Index) removeFrom(from content, name string) {
+	if key, ok := parseSum(name); ok {
+		if e, ok := from.images[key]; ok {
+			delete(from.images, key)
+			x.bytes -= entryBytes(&e)
+			return
+		}
 	}
-	for _, m := range e.manifests {
-		x.release(m)
+	if c, ok := from.odd[name]; ok {
+		delete(from.odd, name)
+		x.bytes -= compactedBytes(&c)
 	}
 }
+
+// dropAll uncounts every image of a content that is being let go.
+func (x *Index) dropAll(c content) {
+	for _, e := range c.images {
+		x.bytes -= entryBytes(&e)
+	}
+	for _, o := range c.odd {
+		x.bytes -= compactedBytes(&o)
+	}
+}
+
+func (x *Index) own() content { return content{images: x.images, odd: x.odd} }
+
+// put replaces (or adds) the image's entry.
+func (x *Index) put(c compacted) { x.putInto(x.own(), c) }
+
+// remove deletes the image's entry, if any.
+func (x *Index) remove(name string) { x.removeFrom(x.own(), name) }
 
 // seen records a revision the feed applied.
 func (x *Index) seen(rv uint64) {
@@ -344,16 +416,16 @@ func (x *Index) changed() {
 
 // replacement is a content being loaded by a relist, beside the one readers see.
 type replacement struct {
-	x      *Index
-	images map[string]*entry
+	x *Index
+	content
 }
 
 func (x *Index) beginReplace() *replacement {
-	return &replacement{x: x, images: map[string]*entry{}}
+	return &replacement{x: x, content: content{images: map[sum]entry{}, odd: map[string]compacted{}}}
 }
 
-// add interns a page of images into the new content. Images are compacted before the lock is
-// taken, so that readers wait only for the interning.
+// add packs a page of images into the new content. Images are compacted before the lock is
+// taken, so that readers wait only for the packing.
 func (r *replacement) add(images []imagev1.Image) {
 	compacted := make([]compacted, len(images))
 	for i := range images {
@@ -363,39 +435,30 @@ func (r *replacement) add(images []imagev1.Image) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, c := range compacted {
-		if old, ok := r.images[c.name]; ok {
-			x.drop(old)
-		}
-		e := x.newEntry(c)
-		r.images[e.name.s] = e
+		x.putInto(r.content, c)
 	}
 }
 
 // finish makes the new content the index's, as of revision rv; the index counts as synced
-// from the first. The old content is released only now, so strings both share stay allocated.
+// from the first.
 func (r *replacement) finish(resourceVersion string) {
 	rv, _ := strconv.ParseUint(resourceVersion, 10, 64)
 	x := r.x
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	old := x.images
-	x.images = r.images
-	for _, e := range old {
-		x.drop(e)
-	}
+	x.dropAll(x.own())
+	x.images, x.odd = r.images, r.odd
 	// A relist may come from a cache behind an image Learn added: keep the higher mark.
 	x.seen(rv)
 	x.synced = true
 	x.changed()
 }
 
-// abort releases a content whose list failed.
+// abort lets go of a content whose list failed.
 func (r *replacement) abort() {
 	x := r.x
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, e := range r.images {
-		x.drop(e)
-	}
+	x.dropAll(r.content)
 	x.changed()
 }

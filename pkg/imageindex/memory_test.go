@@ -85,8 +85,8 @@ func BenchmarkIndexMemory(b *testing.B) {
 	b.ReportMetric(heap, "heap-B/image")
 	b.ReportMetric(estimate, "estimate-B/image")
 	b.ReportMetric(float64(n), "images")
-	b.Logf("%d images (%d layers each, %d shared from %d bases): heap %.0f B/image (%.1f MiB), estimate %.0f B/image (%.1f MiB), %d interned strings",
-		n, layersPerImage, baseLayers, baseImages, heap, heap*float64(n)/(1<<20), estimate, float64(x.Bytes())/(1<<20), len(x.atoms))
+	b.Logf("%d images (%d layers each, %d shared from %d bases): heap %.0f B/image (%.1f MiB), estimate %.0f B/image (%.1f MiB), %d media types",
+		n, layersPerImage, baseLayers, baseImages, heap, heap*float64(n)/(1<<20), estimate, float64(x.Bytes())/(1<<20), len(x.mediaTypes))
 	runtime.KeepAlive(x)
 }
 

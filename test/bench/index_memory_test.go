@@ -28,7 +28,7 @@ import (
 // on an empty etcd: the images are written straight into etcd in the server's storage
 // encoding, the server is started on it, and VmRSS is read once its image index holds every
 // image. INDEX_BENCH_SERVER_ARGS adds server flags (space-separated), e.g.
-// --watch-cache-sizes=images.image.openshift.io#0 to measure without the images watch cache.
+// --watch-cache-sizes=imagestreams.image.openshift.io#0 to measure without the streams watch cache.
 // It runs once whatever b.N is (`make bench-index`).
 func BenchmarkServerMemoryWithImages(b *testing.B) {
 	n := 100000
@@ -39,7 +39,7 @@ func BenchmarkServerMemoryWithImages(b *testing.B) {
 	loaded := serverMemory(b, n)
 	b.ReportMetric(float64(loaded.rss-empty.rss)/float64(n), "rss-B/image")
 	b.ReportMetric(loaded.indexBytes/float64(n), "index-B/image")
-	b.Logf("empty etcd: VmRSS %s; %d images: VmRSS %s (+%s, %.0f B/image), of which the image index estimates %s (%.0f B/image); the rest is mostly the images watch cache holding full Images",
+	b.Logf("empty etcd: VmRSS %s; %d images: VmRSS %s (+%s, %.0f B/image), of which the image index estimates %s (%.0f B/image); the rest is the Go heap's headroom and what else the server holds",
 		mib(empty.rss), n, mib(loaded.rss), mib(loaded.rss-empty.rss), float64(loaded.rss-empty.rss)/float64(n),
 		mib(int64(loaded.indexBytes)), loaded.indexBytes/float64(n))
 }
