@@ -34,6 +34,8 @@ type ExtraConfig struct {
 	MaxImageStreamBytes int
 	// Secrets feeds imagestreams/secrets; nil means there is no Secrets API (standalone).
 	Secrets imagesecret.SecretSource
+	// ImageIndexMaxBytes bounds the image index; 0 turns it off.
+	ImageIndexMaxBytes int64
 }
 
 // Config is the whole server configuration.
@@ -135,10 +137,15 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) *imagestreamlayers.REST {
 	index := imageindex.New()
 	imageindex.RegisterMetrics(index)
-	server.AddPostStartHookOrDie("image-index", func(hookCtx genericapiserver.PostStartHookContext) error {
-		go index.Run(hookCtx, images.Store)
-		return nil
-	})
+	if c.ExtraConfig.ImageIndexMaxBytes == 0 {
+		index.Disable()
+	} else {
+		index.SetMaxBytes(c.ExtraConfig.ImageIndexMaxBytes)
+		server.AddPostStartHookOrDie("image-index", func(hookCtx genericapiserver.PostStartHookContext) error {
+			go index.Run(hookCtx, images.Store)
+			return nil
+		})
+	}
 	return imagestreamlayers.NewREST(index, streams.Store, images.Store)
 }
 

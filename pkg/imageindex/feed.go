@@ -38,6 +38,12 @@ const retryDelay = time.Second
 // revision has been compacted away (410 Gone) does the index list again, and the new list
 // replaces its content.
 func (x *Index) Run(ctx context.Context, source ImageSource) {
+	x.mu.RLock()
+	disabled := x.disabled
+	x.mu.RUnlock()
+	if disabled {
+		return
+	}
 	logger := klog.FromContext(ctx).WithName("image-index")
 	rv := ""
 	for ctx.Err() == nil {

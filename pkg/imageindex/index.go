@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
 )
@@ -57,9 +58,18 @@ type Index struct {
 	// mediaTypes. Index 0 is "". It only grows, and is bounded by its 256 entries.
 	mediaTypes     []string
 	mediaTypeIndex map[string]uint8
-	// bytes is the running estimate of the memory the index holds (see entryBytes).
-	bytes  int64
-	synced bool
+	// bytes is the running estimate of the memory the index holds (see entryBytes): its own
+	// content's, ownBytes, plus a relist's being loaded beside it.
+	bytes    int64
+	ownBytes int64
+	// maxBytes bounds a content's bytes; 0 is no bound. Images that do not fit are left out:
+	// an answer that needs one reads it from etcd, as for any miss.
+	maxBytes int64
+	// full is set once an image was left out, for the log.
+	full bool
+	// disabled: the index holds nothing (see Disable).
+	disabled bool
+	synced   bool
 	// lastRV is the highest resourceVersion the feed has applied, so that an image read from
 	// etcd outside the feed is only added when the feed has not yet gone past it (see Learn).
 	lastRV uint64
@@ -118,6 +128,22 @@ func New() *Index {
 		mediaTypes: []string{""}, mediaTypeIndex: map[string]uint8{"": 0},
 		pageSize: defaultPageSize,
 	}
+}
+
+// SetMaxBytes bounds the index's estimated size: images beyond it are left out, and answers
+// that need them read them from etcd. 0 means no bound.
+func (x *Index) SetMaxBytes(n int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.maxBytes = n
+}
+
+// Disable turns the index off: it holds nothing and counts as synced, so every answer reads
+// its images from etcd.
+func (x *Index) Disable() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.disabled, x.synced = true, true
 }
 
 // Synced tells whether the index has loaded the full list of images once. Before that, an
@@ -189,7 +215,7 @@ func (x *Index) Learn(img *imagev1.Image) {
 	c := compact(img)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if c.rv == 0 || c.rv <= x.lastRV {
+	if c.rv == 0 || c.rv <= x.lastRV || x.disabled {
 		return
 	}
 	x.put(c)
@@ -353,18 +379,38 @@ func (x *Index) toEntry(c *compacted) (sum, entry, bool) {
 type content struct {
 	images map[sum]entry
 	odd    map[string]compacted
+	// bytes is this content's share of the index's bytes.
+	bytes *int64
 }
 
-// putInto adds (or replaces) an image in a content, counting its bytes.
+// putInto adds (or replaces) an image in a content, counting its bytes; an image that would
+// take the content past the bound is left out.
 func (x *Index) putInto(to content, c compacted) {
 	x.removeFrom(to, c.name)
-	if key, e, ok := x.toEntry(&c); ok {
-		to.images[key] = e
-		x.bytes += entryBytes(&e)
+	key, e, packed := x.toEntry(&c)
+	cost := compactedBytes(&c)
+	if packed {
+		cost = entryBytes(&e)
+	}
+	if x.maxBytes > 0 && *to.bytes+cost > x.maxBytes {
+		if !x.full {
+			x.full = true
+			klog.Background().Info("The image index is at its byte bound: further images are read from etcd when needed", "maxBytes", x.maxBytes, "images", len(to.images)+len(to.odd))
+		}
 		return
 	}
-	to.odd[c.name] = c
-	x.bytes += compactedBytes(&c)
+	if packed {
+		to.images[key] = e
+	} else {
+		to.odd[c.name] = c
+	}
+	x.count(to, cost)
+}
+
+// count adds n (negative to subtract) to a content's bytes and the index's.
+func (x *Index) count(c content, n int64) {
+	*c.bytes += n
+	x.bytes += n
 }
 
 // removeFrom deletes an image from a content, if there.
@@ -372,27 +418,22 @@ func (x *Index) removeFrom(from content, name string) {
 	if key, ok := parseSum(name); ok {
 		if e, ok := from.images[key]; ok {
 			delete(from.images, key)
-			x.bytes -= entryBytes(&e)
+			x.count(from, -entryBytes(&e))
 			return
 		}
 	}
 	if c, ok := from.odd[name]; ok {
 		delete(from.odd, name)
-		x.bytes -= compactedBytes(&c)
+		x.count(from, -compactedBytes(&c))
 	}
 }
 
 // dropAll uncounts every image of a content that is being let go.
 func (x *Index) dropAll(c content) {
-	for _, e := range c.images {
-		x.bytes -= entryBytes(&e)
-	}
-	for _, o := range c.odd {
-		x.bytes -= compactedBytes(&o)
-	}
+	x.count(c, -*c.bytes)
 }
 
-func (x *Index) own() content { return content{images: x.images, odd: x.odd} }
+func (x *Index) own() content { return content{images: x.images, odd: x.odd, bytes: &x.ownBytes} }
 
 // put replaces (or adds) the image's entry.
 func (x *Index) put(c compacted) { x.putInto(x.own(), c) }
@@ -421,7 +462,7 @@ type replacement struct {
 }
 
 func (x *Index) beginReplace() *replacement {
-	return &replacement{x: x, content: content{images: map[sum]entry{}, odd: map[string]compacted{}}}
+	return &replacement{x: x, content: content{images: map[sum]entry{}, odd: map[string]compacted{}, bytes: new(int64)}}
 }
 
 // add packs a page of images into the new content. Images are compacted before the lock is
@@ -447,7 +488,7 @@ func (r *replacement) finish(resourceVersion string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.dropAll(x.own())
-	x.images, x.odd = r.images, r.odd
+	x.images, x.odd, x.ownBytes = r.images, r.odd, *r.bytes
 	// A relist may come from a cache behind an image Learn added: keep the higher mark.
 	x.seen(rv)
 	x.synced = true

@@ -252,3 +252,54 @@ func TestPublish(t *testing.T) {
 		t.Errorf("published %d images, %d bytes; index has %d bytes", images, bytes, x.Bytes())
 	}
 }
+
+// TestByteBound: images beyond the bound are left out (answers read them from etcd), on
+// events, Learn and relists alike; Disable leaves the index empty but synced.
+func TestByteBound(t *testing.T) {
+	imageOf := func(i int) *imagev1.Image {
+		return image(digest(100+i), i+1, imageutil.MediaTypeSchema2Manifest, "", layerOf(1, 1), layerOf(2, 2))
+	}
+	probe := New()
+	_ = feed{probe}.Update(imageOf(0))
+	perImage := probe.Bytes()
+
+	x := New()
+	x.SetMaxBytes(3*perImage + perImage/2)
+	for i := 0; i < 5; i++ {
+		if err := (feed{x}).Update(imageOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x.Len() != 3 || x.Bytes() != 3*perImage {
+		t.Errorf("bounded to 3.5 images: %d images, %d bytes (%d each)", x.Len(), x.Bytes(), perImage)
+	}
+	if _, ok := x.Get(digest(104)); ok {
+		t.Error("an image beyond the bound was indexed")
+	}
+	learned := imageOf(9)
+	learned.ResourceVersion = "100"
+	x.Learn(learned)
+	if x.Len() != 3 {
+		t.Errorf("Learn went past the bound: %d images", x.Len())
+	}
+	// A relist is bounded on its own, not by the content it replaces.
+	r := x.beginReplace()
+	list := []imagev1.Image{*imageOf(20), *imageOf(21), *imageOf(22), *imageOf(23)}
+	r.add(list)
+	r.finish("200")
+	if x.Len() != 3 || x.Bytes() != 3*perImage {
+		t.Errorf("after a bounded relist: %d images, %d bytes", x.Len(), x.Bytes())
+	}
+
+	off := New()
+	off.Disable()
+	_ = feed{off}.Update(imageOf(0))
+	if !off.Synced() {
+		t.Error("a disabled index is not synced: layers would answer 504 forever")
+	}
+	// The feed is not run for a disabled index; Learn adds nothing either.
+	off.Learn(learned)
+	if _, ok := off.Get(learned.Name); ok {
+		t.Error("a disabled index learned an image")
+	}
+}

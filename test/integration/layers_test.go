@@ -360,3 +360,33 @@ func TestLayersFromCaches(t *testing.T) {
 		t.Errorf("index misses moved by %v, want 1", d)
 	}
 }
+
+// TestLayersWithoutIndex: with --image-index-max-bytes=0 there is no index: layers and
+// imagestreamimages answer at once (no 504), reading every image from etcd, and the answers are
+// the same.
+func TestLayersWithoutIndex(t *testing.T) {
+	s := framework.StartServer(t, framework.Options{ExtraArgs: []string{"--image-index-max-bytes=0"}})
+	ctx := testContext(t)
+	c := s.ImageClient(framework.ContentTypes[1])
+	img := pushTo(t, c, "noindex", "app", "v1", "noindex")
+	layers, err := c.ImageV1().ImageStreams("noindex").Layers(ctx, "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, ok := layers.Images[img.Name]
+	if !ok || refs.ImageMissing || len(refs.Layers) != len(img.DockerImageLayers) || refs.Config == nil {
+		t.Errorf("layers without the index: %+v", layers.Images)
+	}
+	for _, l := range img.DockerImageLayers {
+		if _, ok := layers.Blobs[l.Name]; !ok {
+			t.Errorf("blob %s missing", l.Name)
+		}
+	}
+	isi, err := c.ImageV1().ImageStreamImages("noindex").Get(ctx, "app@"+img.Name[len("sha256:"):len("sha256:")+12], metav1.GetOptions{})
+	if err != nil || isi.Image.Name != img.Name {
+		t.Errorf("imagestreamimage without the index: %v %+v", err, isi)
+	}
+	if misses := metricSum(t, s, "openshift_image_apiserver_image_index_misses_total"); misses < 2 {
+		t.Errorf("%v index misses: the answers should have read the image from etcd", misses)
+	}
+}

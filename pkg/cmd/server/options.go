@@ -60,12 +60,17 @@ type Options struct {
 	PublicRegistryHostname string
 	// MaxImageStreamBytes is the largest stored stream a mapping may produce (D8).
 	MaxImageStreamBytes int
+	// ImageIndexMaxBytes bounds the image index behind imagestreams/layers; 0 turns it off.
+	ImageIndexMaxBytes int64
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
 	EmbeddedEtcdTimeout durationFlag
 	// RequestBodyTimeout bounds how long a request body may take to arrive once the server
 	// reads it; 0 disables the bound.
 	RequestBodyTimeout durationFlag
 }
+
+// defaultImageIndexMaxBytes bounds the image index at 512 MiB: some 700 000 images.
+const defaultImageIndexMaxBytes = 512 << 20
 
 // NewOptions returns the defaults.
 func NewOptions() (*Options, error) {
@@ -86,6 +91,7 @@ func NewOptions() (*Options, error) {
 		EmbeddedEtcdTimeout: durationFlag(defaultEmbeddedEtcdTimeout),
 		RequestBodyTimeout:  durationFlag(defaultRequestBodyTimeout),
 		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
+		ImageIndexMaxBytes:  defaultImageIndexMaxBytes,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
 	// Images are many, large, immutable and rarely watched: a watch cache would hold every one
@@ -114,6 +120,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository. The host is a lowercase DNS name (RFC 1123 subdomain) or an IP address, an IPv6 address in brackets; the port is 1-65535.")
 	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository. Same syntax as --registry-hostname.")
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
+	fs.Int64Var(&o.ImageIndexMaxBytes, "image-index-max-bytes", o.ImageIndexMaxBytes, "Bound, in bytes, of the in-memory index of images that imagestreams/layers and imagestreamimages read (about 750 bytes per image, so the default holds some 700 000 images). Images beyond it are read from etcd when an answer needs them. 0 turns the index off: every answer reads its images from etcd.")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -208,6 +215,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.ServerRun.Validate()...)
 	if o.MaxImageStreamBytes < 1024 || o.MaxImageStreamBytes > 1536*1024 {
 		errs = append(errs, fmt.Errorf("--max-imagestream-bytes=%d: must be between 1024 and %d (etcd's default request limit)", o.MaxImageStreamBytes, 1536*1024))
+	}
+	if o.ImageIndexMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("--image-index-max-bytes=%d: must be 0 (no index) or a size in bytes", o.ImageIndexMaxBytes))
 	}
 	if o.DataDir == "" && len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
 		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty (it has no default without $XDG_STATE_HOME or $HOME)"))
@@ -313,6 +323,7 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 	extra := apiserver.ExtraConfig{
 		RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
 		MaxImageStreamBytes: o.MaxImageStreamBytes,
+		ImageIndexMaxBytes:  o.ImageIndexMaxBytes,
 	}
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own
