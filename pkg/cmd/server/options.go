@@ -60,6 +60,8 @@ type Options struct {
 	PublicRegistryHostname string
 	// MaxImageStreamBytes is the largest stored stream a mapping may produce (D8).
 	MaxImageStreamBytes int
+	// MaxTagHistory is the number of events each tag keeps (D16); 0, the default, keeps all.
+	MaxTagHistory int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
 	EmbeddedEtcdTimeout durationFlag
 	// RequestBodyTimeout bounds how long a request body may take to arrive once the server
@@ -109,6 +111,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository. The host is a lowercase DNS name (RFC 1123 subdomain) or an IP address, an IPv6 address in brackets; the port is 1-65535.")
 	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository. Same syntax as --registry-hostname.")
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
+	fs.IntVar(&o.MaxTagHistory, "max-tag-history", o.MaxTagHistory, "Number of events each tag of an image stream keeps: a push that would make a tag's history longer drops its oldest events in the same write (images are not deleted). 0 keeps every event, as OpenShift does. A stream's image.openshift.io/max-tag-history annotation overrides it (0 there: no limit for that stream).")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -203,6 +206,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.ServerRun.Validate()...)
 	if o.MaxImageStreamBytes < 1024 || o.MaxImageStreamBytes > 1536*1024 {
 		errs = append(errs, fmt.Errorf("--max-imagestream-bytes=%d: must be between 1024 and %d (etcd's default request limit)", o.MaxImageStreamBytes, 1536*1024))
+	}
+	if o.MaxTagHistory < 0 {
+		errs = append(errs, fmt.Errorf("--max-tag-history=%d: must not be negative (0 keeps every event)", o.MaxTagHistory))
 	}
 	if o.DataDir == "" && len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
 		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty (it has no default without $XDG_STATE_HOME or $HOME)"))
@@ -308,6 +314,7 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 	extra := apiserver.ExtraConfig{
 		RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
 		MaxImageStreamBytes: o.MaxImageStreamBytes,
+		MaxTagHistory:       o.MaxTagHistory,
 	}
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own
