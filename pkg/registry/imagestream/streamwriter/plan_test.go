@@ -241,7 +241,9 @@ func TestPlanTrimsTagHistory(t *testing.T) {
 		}
 		return s
 	}
-	push := func(tag string, n int) streamwriter.Change { return &trackingChange{tagChange{tag: tag, image: image(n)}} }
+	push := func(tag string, n int) streamwriter.Change {
+		return &trackingChange{tagChange{tag: tag, image: image(n)}}
+	}
 	tests := []struct {
 		name       string
 		annotation string
