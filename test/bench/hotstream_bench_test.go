@@ -88,7 +88,8 @@ func (r hotStreamResult) print(title string) {
 		title, r.requests, r.elapsed.Seconds(), r.failed(), strings.Join(codes, ", "), r.rate())
 	fmt.Printf("    final stream: %d bytes, history %s events, %.0f bytes per event\n", r.streamBytes, strings.Join(history, ", "), r.bytesPerEvent)
 	if r.first413 > 0 {
-		fmt.Printf("    first 413 after %.1fs, %d successful pushes\n", r.first413.Seconds(), r.okBefore413)
+		fmt.Printf("    first 413 after %.1fs, %d successful pushes (%.0f/s until then), %d after it\n",
+			r.first413.Seconds(), r.okBefore413, float64(r.okBefore413)/r.first413.Seconds(), r.codes[http.StatusCreated]-r.okBefore413)
 	}
 	if r.errSample != "" {
 		fmt.Printf("    first error: %s\n", r.errSample)
