@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -98,6 +99,42 @@ func TestTagHistoryLimit(t *testing.T) {
 		}
 		if h := history(t, c, ns, "unbounded", "v"); len(h) != 8 {
 			t.Errorf("annotation 0: history of %d events, want all 8", len(h))
+		}
+	})
+
+	t.Run("tag writes", func(t *testing.T) {
+		// Each write points the tag at another image of a stream without a limit, which
+		// resolves into a new event: an ImageStreamTag create, then ImageTag updates, all
+		// through the stream writer.
+		if _, err := c.ImageV1().ImageStreams(ns).Create(ctx, annotated("source", "0"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		from := func(i int) *imagev1.TagReference {
+			img := newImage(digestOf(5000 + i))
+			if _, err := c.ImageV1().ImageStreamMappings(ns).Create(ctx, newMapping("source", "src", img), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			return &imagev1.TagReference{From: &corev1.ObjectReference{Kind: "ImageStreamImage", Name: "source@" + img.Name}}
+		}
+		if _, err := c.ImageV1().ImageStreamTags(ns).Create(ctx, newISTag("tagged:v", from(0)), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < 8; i++ {
+			it, err := c.ImageV1().ImageTags(ns).Get(ctx, "tagged:v", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			it.Spec = from(i)
+			if _, err := c.ImageV1().ImageTags(ns).Update(ctx, it, metav1.UpdateOptions{}); err != nil {
+				t.Fatalf("tag write %d: %v", i, err)
+			}
+		}
+		is, err := c.ImageV1().ImageStreams(ns).Get(ctx, "tagged", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(is.Status.Tags) != 1 || len(is.Status.Tags[0].Items) != limit || is.Status.Tags[0].Items[0].Image != digestOf(5007) {
+			t.Errorf("after 8 tag writes: status %+v, want %d events headed by the last", is.Status.Tags, limit)
 		}
 	})
 
