@@ -23,7 +23,7 @@ GO_TEST_FLAGS ?=
 export IMAGE_APISERVER_BIN := $(abspath $(BIN)/image-apiserver)
 export REAL_BINARIES_DIR   := $(abspath $(BIN))
 
-.PHONY: all build run test verify unit test-integration faults-short faults fuzz-short fuzz tools update bench bench-index e2e image clean
+.PHONY: all build run test verify unit test-integration faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream e2e image clean
 
 all: build
 
@@ -88,6 +88,9 @@ test: verify unit fuzz-short test-integration e2e faults-short ## Everything CI 
 
 bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
 	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/
+
+bench-hotstream: build tools ## One hot stream, 64 clients for 60 s (HOTSTREAM_DURATION), with and without --max-tag-history (D16).
+	go test -run '^$$' -bench BenchmarkHotStream -benchtime 1x -timeout 20m ./test/bench/
 
 bench-index: build tools ## Image index memory: bytes per image in-process, and the server's VmRSS with 100 000 images (INDEX_BENCH_IMAGES) in etcd.
 	go test -run '^$$' -bench BenchmarkIndexMemory -benchtime 1x ./pkg/imageindex/

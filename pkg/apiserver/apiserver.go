@@ -32,6 +32,8 @@ type ExtraConfig struct {
 	RegistryHostnames imagestream.RegistryHostnames
 	// MaxImageStreamBytes is the largest stream a mapping may produce (D8).
 	MaxImageStreamBytes int
+	// MaxTagHistory is the number of events each tag keeps, 0 for all (D16).
+	MaxTagHistory int
 	// Secrets feeds imagestreams/secrets; nil means there is no Secrets API (standalone).
 	Secrets imagesecret.SecretSource
 	// ImageIndexMaxBytes bounds the image index; 0 turns it off.
@@ -98,6 +100,7 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	}
 	streams.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	streamStatus.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
+	streams.Strategy().SetMaxTagHistory(c.ExtraConfig.MaxTagHistory)
 	writer, err := c.streamWriter(server, images, streams)
 	if err != nil {
 		return nil, err
@@ -184,5 +187,6 @@ func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer,
 		CreateStrategy:      strategy,
 		Hostnames:           c.ExtraConfig.RegistryHostnames,
 		MaxImageStreamBytes: c.ExtraConfig.MaxImageStreamBytes,
+		MaxTagHistory:       c.ExtraConfig.MaxTagHistory,
 	}), nil
 }

@@ -62,6 +62,8 @@ type Options struct {
 	MaxImageStreamBytes int
 	// ImageIndexMaxBytes bounds the image index behind imagestreams/layers; 0 turns it off.
 	ImageIndexMaxBytes int64
+	// MaxTagHistory is the number of events each tag keeps (D16); 0, the default, keeps all.
+	MaxTagHistory int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
 	EmbeddedEtcdTimeout durationFlag
 	// RequestBodyTimeout bounds how long a request body may take to arrive once the server
@@ -121,6 +123,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository. Same syntax as --registry-hostname.")
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
 	fs.Int64Var(&o.ImageIndexMaxBytes, "image-index-max-bytes", o.ImageIndexMaxBytes, "Bound, in bytes, of the in-memory index of images that imagestreams/layers and imagestreamimages read (about 750 bytes per image, so the default holds some 700 000 images). Images beyond it are read from etcd when an answer needs them. 0 turns the index off: every answer reads its images from etcd.")
+	fs.IntVar(&o.MaxTagHistory, "max-tag-history", o.MaxTagHistory, "Number of events each tag of an image stream keeps: a push that would make a tag's history longer drops its oldest events in the same write (images are not deleted). 0 keeps every event, as OpenShift does. A stream's image.openshift.io/max-tag-history annotation overrides it (0 there: no limit for that stream).")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -218,6 +221,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ImageIndexMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--image-index-max-bytes=%d: must be 0 (no index) or a size in bytes", o.ImageIndexMaxBytes))
+	}
+	if o.MaxTagHistory < 0 {
+		errs = append(errs, fmt.Errorf("--max-tag-history=%d: must not be negative (0 keeps every event)", o.MaxTagHistory))
 	}
 	if o.DataDir == "" && len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0 {
 		errs = append(errs, fmt.Errorf("--data-dir is required for the embedded etcd when --etcd-servers is empty (it has no default without $XDG_STATE_HOME or $HOME)"))
@@ -324,6 +330,7 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
 		MaxImageStreamBytes: o.MaxImageStreamBytes,
 		ImageIndexMaxBytes:  o.ImageIndexMaxBytes,
+		MaxTagHistory:       o.MaxTagHistory,
 	}
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own

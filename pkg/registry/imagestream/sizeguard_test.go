@@ -76,3 +76,40 @@ func events(n int) []imagev1.TagEvent {
 	}
 	return out
 }
+
+// D8: the 413 names the stream, its size, the limit, the three tags whose history takes the
+// most bytes (with their event counts) and the remedies, including D16's history limit.
+func TestTooLargeMessage(t *testing.T) {
+	stream := validImageStream()
+	stream.Name = "hot"
+	for tag, n := range map[string]int{"small": 1, "big": 30, "bigger": 40, "biggest": 50, "medium": 5} {
+		stream.Status.Tags = append(stream.Status.Tags, imagev1.NamedTagEventList{Tag: tag, Items: events(n)})
+	}
+	err := imagestream.TooLarge("imagestreammappings", stream, 20000, 4096)
+	status, ok := err.(apierrors.APIStatus)
+	if !ok || status.Status().Code != 413 || status.Status().Details.Name != "hot" || status.Status().Details.Kind != "imagestreammappings" {
+		t.Fatalf("TooLarge: %#v, want a 413 with details naming imagestreammappings hot", err)
+	}
+	msg := status.Status().Message
+	want := fmt.Sprintf("the largest tag histories: biggest (50 events, %d bytes), bigger (40 events, %d bytes), big (30 events, %d bytes) and 2 more tags",
+		tagSize(stream, "biggest"), tagSize(stream, "bigger"), tagSize(stream, "big"))
+	for _, part := range []string{"test/hot", "20000 bytes", "4096-byte limit (--max-imagestream-bytes)", want,
+		imagestream.MaxTagHistoryAnnotation, "--max-tag-history", "prune"} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("message %q lacks %q", msg, part)
+		}
+	}
+	stream.Status.Tags = nil
+	if msg := imagestream.TooLarge("imagestreams", stream, 5000, 4096).Error(); strings.Contains(msg, "largest tag") {
+		t.Errorf("a stream without history: %q names tags", msg)
+	}
+}
+
+func tagSize(stream *imagev1.ImageStream, tag string) int {
+	for _, l := range stream.Status.Tags {
+		if l.Tag == tag {
+			return l.Size()
+		}
+	}
+	return 0
+}

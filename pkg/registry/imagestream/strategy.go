@@ -28,6 +28,8 @@ type Strategy struct {
 	names.NameGenerator
 	hostnames RegistryHostnames
 	lookup    *lookupHolder
+	// maxTagHistory is --max-tag-history, shared by the copies of this value-typed strategy.
+	maxTagHistory *int
 }
 
 var _ rest.RESTCreateUpdateStrategy = Strategy{}
@@ -35,8 +37,12 @@ var _ rest.ResetFieldsStrategy = Strategy{}
 
 // NewStrategy returns the main ImageStream strategy.
 func NewStrategy(typer runtime.ObjectTyper, hostnames RegistryHostnames) Strategy {
-	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, hostnames: hostnames, lookup: &lookupHolder{}}
+	return Strategy{ObjectTyper: typer, NameGenerator: names.SimpleNameGenerator, hostnames: hostnames, lookup: &lookupHolder{}, maxTagHistory: new(int)}
 }
+
+// SetMaxTagHistory sets the server's per-tag history limit (D16), 0 for none, which an update
+// of a spec tag applies when it resolves the tag into a new event.
+func (s Strategy) SetMaxTagHistory(n int) { *s.maxTagHistory = n }
 
 // SetLookup lets spec tags follow other streams of their namespace.
 func (s Strategy) SetLookup(lookup StreamLookup) { s.lookup.get = lookup }
@@ -77,6 +83,9 @@ func (s Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
 	stream.Status = *oldStream.Status.DeepCopy()
 	s.PrepareSpecChange(ctx, stream, oldStream)
+	// A changed spec tag may have resolved into a new event: the history limit applies as it
+	// does to every other write that adds events.
+	TrimTagHistory(stream, oldStream, TagHistoryLimit(stream, *s.maxTagHistory))
 }
 
 // PrepareSpecChange applies the rules of a spec update to stream, whose spec may differ from
@@ -116,12 +125,14 @@ func (s Strategy) PrepareSpecChange(ctx context.Context, stream, oldStream *imag
 
 // Validate checks a new stream (OpenShift's rules, and D3, D4).
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateImageStream(obj.(*imagev1.ImageStream))
+	stream := obj.(*imagev1.ImageStream)
+	return append(validation.ValidateImageStream(stream), validateMaxTagHistoryAnnotation(stream, nil)...)
 }
 
 // ValidateUpdate checks an updated stream against the stored one.
 func (Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateImageStreamUpdate(obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream))
+	stream, oldStream := obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream)
+	return append(validation.ValidateImageStreamUpdate(stream, oldStream), validateMaxTagHistoryAnnotation(stream, oldStream)...)
 }
 
 // WarningsOnCreate returns none.

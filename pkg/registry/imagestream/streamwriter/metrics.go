@@ -22,13 +22,19 @@ var (
 		Buckets:        []float64{1, 2, 4, 8, 16, 32, 64},
 		StabilityLevel: metrics.ALPHA,
 	})
+	droppedTagEvents = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      "openshift_image_apiserver",
+		Name:           "imagestream_tag_events_dropped_total",
+		Help:           "Number of old tag events removed from image streams by the per-tag history limit (--max-tag-history or the image.openshift.io/max-tag-history annotation).",
+		StabilityLevel: metrics.ALPHA,
+	})
 	registerOnce sync.Once
 )
 
 // RegisterMetrics registers the writer's metrics with the legacy registry served at /metrics.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(attemptsPerChange, batchSizes)
+		legacyregistry.MustRegister(attemptsPerChange, batchSizes, droppedTagEvents)
 	})
 }
 

@@ -111,6 +111,9 @@ type PlanInput struct {
 	Streams, ImageResource *txn.Resource
 	Hostnames              imagestream.RegistryHostnames
 	Now                    metav1.Time
+	// MaxTagHistory is the server's per-tag history limit (D16), 0 for none; a stream's
+	// annotation overrides it.
+	MaxTagHistory int
 	// Finish completes the updated stream for storage (status strategy, validation, size
 	// limit); stored is read-only.
 	Finish func(updated, stored *imagev1.ImageStream) error
@@ -123,6 +126,8 @@ type PlanResult struct {
 	Ops []txn.Op
 	// Stream is the stream as it will be stored, or nil when Ops does not write it.
 	Stream *imagev1.ImageStream
+	// Dropped counts the old tag events the history limit removed.
+	Dropped int
 }
 
 // PlanError is a change's own failure, or a failure of the batch as a whole (Index -1),
@@ -166,6 +171,11 @@ func Plan(in PlanInput) (PlanResult, *PlanError) {
 	streamOp := txn.Op{Resource: in.Streams, Namespace: in.Stored.Namespace, Name: in.Stored.Name, Revision: tx.revision}
 	var result PlanResult
 	if changed {
+		// Once for the whole batch, whatever its changes were (mappings, tracking tags, tag
+		// writes): a tag this batch lengthened past the limit loses its oldest events in the
+		// same transaction, so the stored stream never holds more, even for a moment. Before
+		// Finish, so that the size limit and validation see the stream as it will be stored.
+		result.Dropped = imagestream.TrimTagHistory(stream, in.Stored, imagestream.TagHistoryLimit(stream, in.MaxTagHistory))
 		err := panics.Call(context.Background(), "preparing an image stream update", func() error {
 			return in.Finish(stream, in.Stored)
 		})

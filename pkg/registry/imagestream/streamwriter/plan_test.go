@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	imagev1 "github.com/openshift/api/image/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -202,3 +203,119 @@ func TestPlan(t *testing.T) {
 }
 
 func ptr(i int) *int { return &i }
+
+// trackingChange is a mapping with its tracking tags: the event goes to tag and to every spec
+// tag following it.
+type trackingChange struct{ tagChange }
+
+func (c *trackingChange) Apply(stream *imagev1.ImageStream, tx *streamwriter.Tx) (bool, error) {
+	tx.EnsureImage(c.image)
+	next := imagev1.TagEvent{Created: tx.Now, DockerImageReference: c.image.DockerImageReference, Image: c.image.Name, Generation: stream.Generation}
+	if !imageutil.AddTagEventToImageStream(stream, c.tag, next) {
+		return false, nil
+	}
+	imageutil.UpdateTrackingTags(stream, c.tag, next)
+	return true, nil
+}
+
+// D16: the plan trims every tag its batch lengthened past the limit, whichever change did it,
+// before Finish sees the stream (so the size limit counts the trimmed stream), and the
+// stream's annotation overrides the server's limit.
+func TestPlanTrimsTagHistory(t *testing.T) {
+	fx := txntest.FakeFixtures(t)
+	now := metav1.Unix(1700000000, 0)
+	event := func(n int) imagev1.TagEvent {
+		return imagev1.TagEvent{Created: now, DockerImageReference: image(n).DockerImageReference, Image: digest(n), Generation: 1}
+	}
+	// v1 holds images 3, 2, 1; "follower" tracks v1 and holds 3; "other" holds 9, 8, 7.
+	stored := func(annotation string) *imagev1.ImageStream {
+		s := &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", Generation: 1}}
+		if annotation != "" {
+			s.Annotations = map[string]string{imagestream.MaxTagHistoryAnnotation: annotation}
+		}
+		s.Spec.Tags = []imagev1.TagReference{{Name: "follower", From: &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "v1"}}}
+		s.Status.Tags = []imagev1.NamedTagEventList{
+			{Tag: "follower", Items: []imagev1.TagEvent{event(3)}},
+			{Tag: "other", Items: []imagev1.TagEvent{event(9), event(8), event(7)}},
+			{Tag: "v1", Items: []imagev1.TagEvent{event(3), event(2), event(1)}},
+		}
+		return s
+	}
+	push := func(tag string, n int) streamwriter.Change {
+		return &trackingChange{tagChange{tag: tag, image: image(n)}}
+	}
+	tests := []struct {
+		name       string
+		annotation string
+		limit      int
+		changes    []streamwriter.Change
+		history    map[string][]string
+		dropped    int
+	}{{
+		name:    "off: history grows",
+		changes: []streamwriter.Change{push("v1", 4)},
+		history: map[string][]string{"v1": {digest(4), digest(3), digest(2), digest(1)}, "follower": {digest(4), digest(3)}},
+	}, {
+		name:    "a push past the limit drops the oldest events of the tag and of the tags tracking it",
+		limit:   1,
+		changes: []streamwriter.Change{push("v1", 4)},
+		history: map[string][]string{"v1": {digest(4)}, "follower": {digest(4)}, "other": {digest(9), digest(8), digest(7)}},
+		dropped: 4,
+	}, {
+		name:    "a batch of several pushes to several tags keeps the newest events of each",
+		limit:   2,
+		changes: []streamwriter.Change{push("v1", 4), push("other", 10), push("v1", 5), push("new", 11), push("new", 12), push("new", 13)},
+		history: map[string][]string{
+			"v1": {digest(5), digest(4)}, "follower": {digest(5), digest(4)},
+			"other": {digest(10), digest(9)}, "new": {digest(13), digest(12)},
+		},
+		dropped: 3 + 1 + 2 + 1,
+	}, {
+		name:       "the stream's annotation overrides the server's limit",
+		annotation: "3",
+		limit:      1,
+		changes:    []streamwriter.Change{push("v1", 4)},
+		history:    map[string][]string{"v1": {digest(4), digest(3), digest(2)}, "follower": {digest(4), digest(3)}},
+		dropped:    1,
+	}, {
+		name:       "0 on the stream means no limit for it",
+		annotation: "0",
+		limit:      1,
+		changes:    []streamwriter.Change{push("v1", 4)},
+		history:    map[string][]string{"v1": {digest(4), digest(3), digest(2), digest(1)}},
+	}, {
+		name:       "an unreadable annotation is ignored: the server's limit applies",
+		annotation: "many",
+		limit:      2,
+		changes:    []streamwriter.Change{push("v1", 4)},
+		history:    map[string][]string{"v1": {digest(4), digest(3)}},
+		dropped:    2,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var finished []string
+			got, perr := streamwriter.Plan(streamwriter.PlanInput{
+				Stored: stored(tc.annotation), Revision: 7, Images: map[string]int64{}, Changes: tc.changes,
+				Streams: fx.ImageStreams, ImageResource: fx.Images, Now: now, MaxTagHistory: tc.limit,
+				Finish: func(updated, _ *imagev1.ImageStream) error {
+					finished = registrytest.History(updated, "v1")
+					return nil
+				},
+			})
+			if perr != nil {
+				t.Fatalf("Plan: %v", perr)
+			}
+			for tag, want := range tc.history {
+				if diff := cmp.Diff(want, registrytest.History(got.Stream, tag)); diff != "" {
+					t.Errorf("history of %s (-want +got):\n%s", tag, diff)
+				}
+			}
+			if diff := cmp.Diff(registrytest.History(got.Stream, "v1"), finished); diff != "" {
+				t.Errorf("Finish saw another history of v1 than the one stored (-stored +seen):\n%s", diff)
+			}
+			if got.Dropped != tc.dropped {
+				t.Errorf("dropped %d events, want %d", got.Dropped, tc.dropped)
+			}
+		})
+	}
+}

@@ -77,6 +77,9 @@ type Config struct {
 	Hostnames      imagestream.RegistryHostnames
 	// MaxImageStreamBytes is D8's limit on a stored stream; 0 means no limit.
 	MaxImageStreamBytes int
+	// MaxTagHistory is the number of events each tag keeps (D16), unless the stream's
+	// annotation says otherwise; 0 means no limit.
+	MaxTagHistory int
 	// MaxBatch caps the changes of one transaction (default 64).
 	MaxBatch int
 }
@@ -218,7 +221,7 @@ func (w *Writer) planInput(ctx context.Context, stored *imagev1.ImageStream, rev
 	return PlanInput{
 		Stored: stored, Revision: rev, Create: create, Images: images, Changes: changes,
 		Streams: w.cfg.Streams, ImageResource: w.cfg.Images, Hostnames: w.cfg.Hostnames,
-		Now: metav1.Now(),
+		Now: metav1.Now(), MaxTagHistory: w.cfg.MaxTagHistory,
 		Finish: func(updated, stored *imagev1.ImageStream) error {
 			return w.finish(ctx, updated, stored, create)
 		},
@@ -251,7 +254,7 @@ func (w *Writer) finish(ctx context.Context, updated, stored *imagev1.ImageStrea
 	}
 	if limit := w.cfg.MaxImageStreamBytes; limit > 0 {
 		if size := updated.Size(); size > limit {
-			return imagestream.TooLarge(resource.Resource, updated.Namespace, updated.Name, size, limit)
+			return imagestream.TooLarge(resource.Resource, updated, size, limit)
 		}
 	}
 	return nil
@@ -351,6 +354,7 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 				q.stream, q.rev = p.Stream, rev
 			}
 			batchSizes.Observe(float64(len(batch)))
+			droppedTagEvents.Add(float64(p.Dropped))
 			w.answerCommitted(batch, q.stream)
 			return
 		case errors.As(err, &conflict):
