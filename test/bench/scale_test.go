@@ -89,7 +89,7 @@ func TestScaleShort(t *testing.T) {
 var scaleFigures = []string{
 	"load: streams created", "load: images pushed (mappings)",
 	"RSS empty", "RSS at rest", "RSS at rest per image",
-	"etcd dbSize / dbSizeInUse",
+	"etcd dbSize / dbSizeInUse", "image as stored in etcd",
 	"LIST images", "LIST streams", "GET image",
 	"layers, 100 history items",
 	"mapping on a 1 KiB stream", "mapping on a 100 KiB stream", "mapping on a 900 KiB stream",
@@ -152,7 +152,7 @@ type scaleRun struct {
 }
 
 func runScale(tb testing.TB, cfg scaleConfig) *scaleReport {
-	start := time.Now()
+	start, startLoad := time.Now(), loadAverage()
 	etcd := framework.StartEtcd(tb)
 	server := framework.StartServer(tb, framework.Options{EtcdServers: etcd.URL, ExtraArgs: cfg.serverArgs})
 	cli, err := etcd.Client()
@@ -166,6 +166,8 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleReport {
 		fmt.Sprintf("make scale, %s: %d images, %d streams, burst %s, %d clients; %d CPUs (%s), etcd 3.7.3 process (--unsafe-no-fsync)",
 			start.Format("2006-01-02"), cfg.images, cfg.streams, cfg.burst, scaleClients, runtime.NumCPU(), cpuModel()),
 		"server flags: " + serverFlags(tb, server.Pid()),
+		// Other processes take CPU from the three measured: their load is the figures' context.
+		"machine load average (1 min) before the run: " + startLoad,
 	}
 	s.emptyRSS = steadyRSS(tb, server.Pid(), cfg.rssSamples)
 	s.report.set("RSS empty", "%s", mib(s.emptyRSS))
@@ -232,6 +234,16 @@ func (s *scaleRun) atRest() {
 		s.tb.Fatal(err)
 	}
 	s.report.set("etcd dbSize / dbSizeInUse", "%s / %s", mib(st.DbSize), mib(st.DbSizeInUse))
+	// The stored size of one image, to read the bytes per image against (the first 100).
+	resp, err := s.cli.Get(context.Background(), "/registry/image.openshift.io/images/", clientv3.WithPrefix(), clientv3.WithLimit(100))
+	if err != nil || len(resp.Kvs) == 0 {
+		s.tb.Fatalf("reading images from etcd: %v", err)
+	}
+	total := 0
+	for _, kv := range resp.Kvs {
+		total += len(kv.Value)
+	}
+	s.report.set("image as stored in etcd", "%d B (mean of %d)", total/len(resp.Kvs), len(resp.Kvs))
 }
 
 // perImage is the server's growth over its empty size, per image held.
@@ -535,4 +547,13 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// loadAverage is the machine's load average over the last minute.
+func loadAverage() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
