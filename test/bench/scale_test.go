@@ -353,7 +353,6 @@ func (s *scaleRun) growStream(ns, name string, pushes, bytes int) {
 			_, err := s.mapping(ctx, ns, name, fmt.Sprintf("t%d", (done+i)/10))
 			return err
 		})
-		s.report.failed("growing "+ns+"/"+name, res)
 		if res.failed > 0 {
 			s.tb.Fatalf("growing %s/%s: %s", ns, name, res.errSample)
 		}
