@@ -23,7 +23,7 @@ GO_TEST_FLAGS ?=
 export IMAGE_APISERVER_BIN := $(abspath $(BIN)/image-apiserver)
 export REAL_BINARIES_DIR   := $(abspath $(BIN))
 
-.PHONY: all build run test verify unit test-integration faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream e2e image clean
+.PHONY: all build run test verify unit test-integration faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream scale scale-short e2e image clean
 
 all: build
 
@@ -84,7 +84,7 @@ fuzz: ## Every Go fuzz target in turn, FUZZTIME each (default 60s); failing inpu
 fuzz-short: ## Every fuzz target for 5s, as make test runs them.
 	FUZZTIME=5s hack/fuzz.sh
 
-test: verify unit fuzz-short test-integration e2e faults-short ## Everything CI runs.
+test: verify unit fuzz-short test-integration e2e faults-short scale-short ## Everything CI runs.
 
 bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
 	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/
@@ -95,6 +95,17 @@ bench-hotstream: build tools ## One hot stream, 64 clients for 60 s (HOTSTREAM_D
 bench-index: build tools ## Image index memory: bytes per image in-process, and the server's VmRSS with 100 000 images (INDEX_BENCH_IMAGES) in etcd.
 	go test -run '^$$' -bench BenchmarkIndexMemory -benchtime 1x ./pkg/imageindex/
 	go test -run '^$$' -bench BenchmarkServerMemoryWithImages -benchtime 1x -timeout 30m ./test/bench/
+
+SCALE_IMAGES  ?= 100000
+SCALE_STREAMS ?= 10000
+SCALE_BURST   ?= 60s
+export SCALE_IMAGES SCALE_STREAMS SCALE_BURST
+
+scale: build tools ## SCALE_IMAGES registry-shaped images pushed into SCALE_STREAMS streams of a fresh server: memory, etcd size, restart, LIST, GET, layers, mapping latency, a SCALE_BURST push burst. SCALE_SERVER_ARGS adds server flags.
+	go test -run '^$$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./test/bench/
+
+scale-short: build tools ## The scale harness at 500 images, asserting only that every step works (part of make test).
+	go test $(GO_TEST_FLAGS) -count=1 -run TestScaleShort -timeout 10m ./test/bench/
 
 IMAGE ?= ghcr.io/image-apiserver/image-apiserver:latest
 CONTAINER_TOOL ?= docker

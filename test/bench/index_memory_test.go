@@ -66,14 +66,18 @@ func serverMemory(b *testing.B, n int) memorySample {
 	if err != nil {
 		b.Fatalf("the index holds %v of %d images", indexed, n)
 	}
-	// The load leaves garbage the collector returns over the next seconds: the lowest of ten
-	// samples half a second apart is the steady size.
-	rss := vmRSS(b, s.Pid())
-	for range 10 {
+	return memorySample{rss: steadyRSS(b, s.Pid(), 10), indexBytes: scrape(b, s, "openshift_image_apiserver_image_index_bytes")}
+}
+
+// steadyRSS is a process's resident size once the garbage of a load is returned: the collector
+// frees it over the next seconds, so the lowest of samples half a second apart.
+func steadyRSS(tb testing.TB, pid, samples int) int64 {
+	rss := vmRSS(tb, pid)
+	for range samples {
 		time.Sleep(500 * time.Millisecond)
-		rss = min(rss, vmRSS(b, s.Pid()))
+		rss = min(rss, vmRSS(tb, pid))
 	}
-	return memorySample{rss: rss, indexBytes: scrape(b, s, "openshift_image_apiserver_image_index_bytes")}
+	return rss
 }
 
 // writeImages puts n registry-shaped images under the server's images prefix, encoded as the
@@ -146,7 +150,7 @@ func benchImage(i int) *imagev1.Image {
 }
 
 // scrape reads one unlabelled metric from the server's /metrics.
-func scrape(b *testing.B, s *framework.Server, metric string) float64 {
+func scrape(b testing.TB, s *framework.Server, metric string) float64 {
 	client, err := rest.HTTPClientFor(s.RESTConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -173,7 +177,7 @@ func scrape(b *testing.B, s *framework.Server, metric string) float64 {
 }
 
 // vmRSS reads a process's resident set size from /proc.
-func vmRSS(b *testing.B, pid int) int64 {
+func vmRSS(b testing.TB, pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)

@@ -259,7 +259,7 @@ func BenchmarkMappingThroughput(b *testing.B) {
 
 // newClient is an openshift/client-go clientset without client-side throttling, so that the
 // server is what is measured.
-func newClient(b *testing.B, cfg *rest.Config) imageclient.Interface {
+func newClient(b testing.TB, cfg *rest.Config) imageclient.Interface {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
 	if ct := os.Getenv("BENCH_CONTENT_TYPE"); ct != "" {
