@@ -24,6 +24,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamtag"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagetag"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
+	"github.com/image-apiserver/image-apiserver/pkg/streamcache"
 )
 
 // ExtraConfig is what the image API adds to the generic server configuration.
@@ -38,6 +39,8 @@ type ExtraConfig struct {
 	Secrets imagesecret.SecretSource
 	// ImageIndexMaxBytes bounds the image index; 0 turns it off.
 	ImageIndexMaxBytes int64
+	// StreamCacheMaxBytes bounds the stream cache; 0 turns it off.
+	StreamCacheMaxBytes int64
 }
 
 // Config is the whole server configuration.
@@ -101,7 +104,8 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	streams.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	streamStatus.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	streams.Strategy().SetMaxTagHistory(c.ExtraConfig.MaxTagHistory)
-	writer, err := c.streamWriter(server, images, streams)
+	cache := c.streamCache(server, streams)
+	writer, err := c.streamWriter(server, images, streams, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +124,9 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		Hostnames:      hostnames,
 	}
 	layers := c.layersStorage(server, images, streams)
+	if cache != nil {
+		layers.SetStreamCache(cache)
+	}
 	return map[string]rest.Storage{
 		"images":               images,
 		"imagestreams":         streams,
@@ -132,6 +139,21 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		"imagesignatures":      imagesignature.NewREST(Scheme, images.Store),
 		"imagestreams/secrets": imagesecret.NewREST(c.ExtraConfig.Secrets),
 	}, nil
+}
+
+// streamCache is the cache of current streams the writer and the layers read (nil when
+// --imagestream-cache-max-bytes is 0), fed from the imagestreams storage once the server runs.
+func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, streams *imagestream.REST) *streamcache.Cache {
+	if c.ExtraConfig.StreamCacheMaxBytes == 0 {
+		return nil
+	}
+	cache := streamcache.New(c.ExtraConfig.StreamCacheMaxBytes)
+	streamcache.RegisterMetrics(cache)
+	server.AddPostStartHookOrDie("imagestream-cache", func(hookCtx genericapiserver.PostStartHookContext) error {
+		go cache.Run(hookCtx, streams.Store)
+		return nil
+	})
+	return cache
 }
 
 // layersStorage serves imagestreams/layers from an index of every image, fed from the images
@@ -155,7 +177,7 @@ func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer
 // streamWriter is the one writer of every change to a stream: mappings and tag writes (D6,
 // D14, D15). Its transactions go through an etcd client of its own, reading and writing keys
 // exactly as the images and imagestreams stores do, and through one txn.Group.
-func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) (*streamwriter.Writer, error) {
+func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST, cache *streamcache.Cache) (*streamwriter.Writer, error) {
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 	imageResource, err := txn.ResourceFor(images.Store, optsGetter)
 	if err != nil {
@@ -177,11 +199,15 @@ func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer,
 	txn.RegisterMetrics()
 	streamwriter.RegisterMetrics()
 	strategy := streams.Strategy()
+	read := streamwriter.StoreReader(streams.Store)
+	if cache != nil {
+		read = streamwriter.CacheReader(cache, read)
+	}
 	return streamwriter.New(streamwriter.Config{
 		Txn:                 txn.NewGroup(txn.New(client), txn.GroupOptions{}),
 		Streams:             streamResource,
 		Images:              imageResource,
-		ReadStream:          streamwriter.StoreReader(streams.Store),
+		ReadStream:          read,
 		StatusStrategy:      imagestream.NewStatusStrategy(strategy),
 		SpecStrategy:        imagestream.NewServerWriteStrategy(strategy),
 		CreateStrategy:      strategy,

@@ -13,9 +13,11 @@ import (
 	"unsafe"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
 )
 
 // Config media types, chosen by the manifest's type as the integrated registry expects.
@@ -126,7 +128,7 @@ func New() *Index {
 	return &Index{
 		images: map[sum]entry{}, odd: map[string]compacted{},
 		mediaTypes: []string{""}, mediaTypeIndex: map[string]uint8{"": 0},
-		pageSize: defaultPageSize,
+		pageSize: listwatch.DefaultPageSize,
 	}
 }
 
@@ -465,12 +467,16 @@ func (x *Index) beginReplace() *replacement {
 	return &replacement{x: x, content: content{images: map[sum]entry{}, odd: map[string]compacted{}, bytes: new(int64)}}
 }
 
-// add packs a page of images into the new content. Images are compacted before the lock is
+// Add packs a page of images into the new content. Images are compacted before the lock is
 // taken, so that readers wait only for the packing.
-func (r *replacement) add(images []imagev1.Image) {
-	compacted := make([]compacted, len(images))
-	for i := range images {
-		compacted[i] = compact(&images[i])
+func (r *replacement) Add(objs []runtime.Object) error {
+	compacted := make([]compacted, len(objs))
+	for i, obj := range objs {
+		img, err := asImage(obj)
+		if err != nil {
+			return err
+		}
+		compacted[i] = compact(img)
 	}
 	x := r.x
 	x.mu.Lock()
@@ -478,11 +484,12 @@ func (r *replacement) add(images []imagev1.Image) {
 	for _, c := range compacted {
 		x.putInto(r.content, c)
 	}
+	return nil
 }
 
-// finish makes the new content the index's, as of revision rv; the index counts as synced
+// Finish makes the new content the index's, as of revision rv; the index counts as synced
 // from the first.
-func (r *replacement) finish(resourceVersion string) {
+func (r *replacement) Finish(resourceVersion string) {
 	rv, _ := strconv.ParseUint(resourceVersion, 10, 64)
 	x := r.x
 	x.mu.Lock()
@@ -495,8 +502,8 @@ func (r *replacement) finish(resourceVersion string) {
 	x.changed()
 }
 
-// abort lets go of a content whose list failed.
-func (r *replacement) abort() {
+// Abort lets go of a content whose list failed.
+func (r *replacement) Abort() {
 	x := r.x
 	x.mu.Lock()
 	defer x.mu.Unlock()

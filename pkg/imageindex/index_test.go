@@ -185,12 +185,16 @@ func TestReplace(t *testing.T) {
 		*image(digest(3), 8, "", "", layerOf(10, 1)),
 	}
 	r := x.beginReplace()
-	r.add(list[:1])
+	if err := r.Add(objects(list[:1])); err != nil {
+		t.Fatal(err)
+	}
 	if x.Len() != 1 || x.Synced() {
 		t.Fatalf("a relist's first page showed before the relist ended: %d images, synced %v", x.Len(), x.Synced())
 	}
-	r.add(list[1:])
-	r.finish("9")
+	if err := r.Add(objects(list[1:])); err != nil {
+		t.Fatal(err)
+	}
+	r.Finish("9")
 	if !x.Synced() || x.Len() != 2 {
 		t.Fatalf("synced %v, %d images", x.Synced(), x.Len())
 	}
@@ -206,8 +210,10 @@ func TestReplace(t *testing.T) {
 	}
 	// An aborted relist leaves the content as it was.
 	r = x.beginReplace()
-	r.add([]imagev1.Image{*image(digest(4), 9, "", "", layerOf(12, 1))})
-	r.abort()
+	if err := r.Add(objects([]imagev1.Image{*image(digest(4), 9, "", "", layerOf(12, 1))})); err != nil {
+		t.Fatal(err)
+	}
+	r.Abort()
 	if _, ok := x.Get(digest(4)); ok || fresh.Bytes() != x.Bytes() {
 		t.Errorf("an aborted relist left traces: %d bytes (want %d)", x.Bytes(), fresh.Bytes())
 	}
@@ -229,7 +235,7 @@ func TestLearn(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			x := New()
-			x.beginReplace().finish(tc.feedRV)
+			x.beginReplace().Finish(tc.feedRV)
 			img := image(digest(1), tc.imageRV, "", "")
 			if tc.imageRV == 0 {
 				img.ResourceVersion = ""
@@ -285,8 +291,10 @@ func TestByteBound(t *testing.T) {
 	// A relist is bounded on its own, not by the content it replaces.
 	r := x.beginReplace()
 	list := []imagev1.Image{*imageOf(20), *imageOf(21), *imageOf(22), *imageOf(23)}
-	r.add(list)
-	r.finish("200")
+	if err := r.Add(objects(list)); err != nil {
+		t.Fatal(err)
+	}
+	r.Finish("200")
 	if x.Len() != 3 || x.Bytes() != 3*perImage {
 		t.Errorf("after a bounded relist: %d images, %d bytes", x.Len(), x.Bytes())
 	}
@@ -302,4 +310,13 @@ func TestByteBound(t *testing.T) {
 	if _, ok := off.Get(learned.Name); ok {
 		t.Error("a disabled index learned an image")
 	}
+}
+
+// objects is a list page as the list-watch loop hands it over.
+func objects(images []imagev1.Image) []runtime.Object {
+	out := make([]runtime.Object, len(images))
+	for i := range images {
+		out[i] = &images[i]
+	}
+	return out
 }

@@ -317,6 +317,12 @@ func TestLayersFromCaches(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the index never held the 4 images: %v", metricSum(t, s, "openshift_image_apiserver_image_index_images"))
 	}
+	// The stream cache, likewise, holds the stream from its watch.
+	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return metricSum(t, s, "openshift_image_apiserver_imagestream_cache_streams") == 1, nil
+	}); err != nil {
+		t.Fatalf("the stream cache never held the stream: %v", metricSum(t, s, "openshift_image_apiserver_imagestream_cache_streams"))
+	}
 	if v := metricSum(t, s, "openshift_image_apiserver_image_index_bytes"); v <= 0 {
 		t.Errorf("image_index_bytes = %v", v)
 	}

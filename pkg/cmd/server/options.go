@@ -62,6 +62,8 @@ type Options struct {
 	MaxImageStreamBytes int
 	// ImageIndexMaxBytes bounds the image index behind imagestreams/layers; 0 turns it off.
 	ImageIndexMaxBytes int64
+	// StreamCacheMaxBytes bounds the cache of current streams; 0 turns it off.
+	StreamCacheMaxBytes int64
 	// MaxTagHistory is the number of events each tag keeps (D16); 0, the default, keeps all.
 	MaxTagHistory int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
@@ -73,6 +75,10 @@ type Options struct {
 
 // defaultImageIndexMaxBytes bounds the image index at 512 MiB: some 700 000 images.
 const defaultImageIndexMaxBytes = 512 << 20
+
+// defaultStreamCacheMaxBytes bounds the stream cache at 512 MiB: some 50 000 streams of ten
+// tags with ten events each.
+const defaultStreamCacheMaxBytes = 512 << 20
 
 // NewOptions returns the defaults.
 func NewOptions() (*Options, error) {
@@ -94,13 +100,17 @@ func NewOptions() (*Options, error) {
 		RequestBodyTimeout:  durationFlag(defaultRequestBodyTimeout),
 		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 		ImageIndexMaxBytes:  defaultImageIndexMaxBytes,
+		StreamCacheMaxBytes: defaultStreamCacheMaxBytes,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
 	// Images are many, large, immutable and rarely watched: a watch cache would hold every one
-	// of them in memory (about 10 KB each), while a paginated LIST from etcd is nearly as fast.
-	// GET, LIST and WATCH of images are served from etcd; the image index keeps what
-	// imagestreams/layers needs. --watch-cache-sizes replaces this default.
-	o.Recommended.Etcd.WatchCacheSizes = []string{"images.image.openshift.io#0"}
+	// of them in memory (about 10 KB each), while a paginated LIST from etcd is nearly as fast;
+	// the image index keeps what imagestreams/layers needs. A watch cache of streams keeps, on
+	// top of every stream, at least 75 s of past events with their previous objects: at a
+	// thousand pushes a second, gigabytes that stay after the burst; the stream cache keeps
+	// the current streams only. So GET, LIST and WATCH of both are served from etcd.
+	// --watch-cache-sizes replaces this default.
+	o.Recommended.Etcd.WatchCacheSizes = []string{"images.image.openshift.io#0", "imagestreams.image.openshift.io#0"}
 	o.Recommended.SecureServing.BindPort = 8443
 	o.Recommended.SecureServing.ServerCert.PairName = "image-apiserver"
 	// The generic default, apiserver.local.config/certificates, is relative to the working
@@ -124,6 +134,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
 	fs.Int64Var(&o.ImageIndexMaxBytes, "image-index-max-bytes", o.ImageIndexMaxBytes, "Bound, in bytes, of the in-memory index of images that imagestreams/layers and imagestreamimages read (about 750 bytes per image, so the default holds some 700 000 images). Images beyond it are read from etcd when an answer needs them. 0 turns the index off: every answer reads its images from etcd.")
 	fs.IntVar(&o.MaxTagHistory, "max-tag-history", o.MaxTagHistory, "Number of events each tag of an image stream keeps: a push that would make a tag's history longer drops its oldest events in the same write (images are not deleted). 0 keeps every event, as OpenShift does. A stream's image.openshift.io/max-tag-history annotation overrides it (0 there: no limit for that stream).")
+	fs.Int64Var(&o.StreamCacheMaxBytes, "imagestream-cache-max-bytes", o.StreamCacheMaxBytes, "Bound, in bytes, of the in-memory cache of current image streams that pushes, tag writes and imagestreams/layers read (a stream costs about three times its stored size). Streams beyond it are read from etcd. 0 turns the cache off.")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -221,6 +232,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ImageIndexMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--image-index-max-bytes=%d: must be 0 (no index) or a size in bytes", o.ImageIndexMaxBytes))
+	}
+	if o.StreamCacheMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("--imagestream-cache-max-bytes=%d: must be 0 (no cache) or a size in bytes", o.StreamCacheMaxBytes))
 	}
 	if o.MaxTagHistory < 0 {
 		errs = append(errs, fmt.Errorf("--max-tag-history=%d: must not be negative (0 keeps every event)", o.MaxTagHistory))
@@ -330,6 +344,7 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
 		MaxImageStreamBytes: o.MaxImageStreamBytes,
 		ImageIndexMaxBytes:  o.ImageIndexMaxBytes,
+		StreamCacheMaxBytes: o.StreamCacheMaxBytes,
 		MaxTagHistory:       o.MaxTagHistory,
 	}
 	if !o.Standalone {

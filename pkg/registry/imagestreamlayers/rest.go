@@ -9,12 +9,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	storeerr "k8s.io/apiserver/pkg/storage/errors"
 
 	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
+	"github.com/image-apiserver/image-apiserver/pkg/streamcache"
 )
 
 // REST is the imagestreams/layers storage.
@@ -28,6 +30,8 @@ type REST struct {
 	index   *imageindex.Index
 	streams *genericregistry.Store
 	images  *genericregistry.Store
+	// cache, when set, holds the current streams.
+	cache *streamcache.Cache
 }
 
 var (
@@ -77,9 +81,18 @@ func NotSynced(resource schema.GroupResource) error {
 	return err
 }
 
-// stream reads the stream from the watch cache (resourceVersion "0"; etcd when the cache is
-// off) and confirms a miss from etcd. The cache's object is shared: Build only copies from it.
+// SetStreamCache makes the layers read streams from c when it holds them.
+func (r *REST) SetStreamCache(c *streamcache.Cache) { r.cache = c }
+
+// stream reads the stream from the stream cache, else from the watch cache (resourceVersion
+// "0"; etcd when it is off), and confirms a miss from etcd. A cached object is shared: Build
+// only copies from it.
 func (r *REST) stream(ctx context.Context, name string) (*imagev1.ImageStream, error) {
+	if r.cache != nil {
+		if stream, _, ok := r.cache.Get(genericapirequest.NamespaceValue(ctx), name); ok {
+			return stream, nil
+		}
+	}
 	key, err := r.streams.KeyFunc(ctx, name)
 	if err != nil {
 		return nil, err

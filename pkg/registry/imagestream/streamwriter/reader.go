@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/image-apiserver/image-apiserver/pkg/streamcache"
 	imagev1 "github.com/openshift/api/image/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -33,5 +34,17 @@ func StoreReader(store *genericregistry.Store) StreamReader {
 			return nil, 0, fmt.Errorf("image stream %s/%s: %w", namespace, name, err)
 		}
 		return stream, int64(rev), nil
+	}
+}
+
+// CacheReader reads streams from the stream cache, and through fallback when the cache cannot
+// say (not loaded yet, or the stream is not held). A miss is confirmed by the writer with a
+// fresh etcd read, as for any cheap read.
+func CacheReader(cache *streamcache.Cache, fallback StreamReader) StreamReader {
+	return func(ctx context.Context, namespace, name string) (*imagev1.ImageStream, int64, error) {
+		if stream, rev, ok := cache.Get(namespace, name); ok {
+			return stream, rev, nil
+		}
+		return fallback(ctx, namespace, name)
 	}
 }
