@@ -5,7 +5,7 @@
 // with their previous objects for at least 75 seconds, up to 100 000 events: at a thousand
 // pushes a second that history holds gigabytes of streams, and keeps holding them after the
 // burst. This cache holds one object per stream, fed by a list and watch of etcd (see
-// listwatch), within a byte bound.
+// listwatch), as its encoding, within a byte bound.
 package streamcache
 
 import (
@@ -22,10 +22,9 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
 )
 
-// memoryPerEncodedByte approximates a decoded stream's memory per byte of its protobuf
-// encoding: strings and slices carry headers, and timestamps and pointers take more room in
-// memory than on the wire.
-const memoryPerEncodedByte = 3
+// entryOverhead approximates what an entry costs beyond its encoded stream: the map slot with
+// its key, and the slice header.
+const entryOverhead = 128
 
 // Cache holds the current version of every stream it has room for.
 type Cache struct {
@@ -40,10 +39,13 @@ type Cache struct {
 	publish         func(streams int, bytes int64)
 }
 
+// entry is a stream as its protobuf encoding: a third of the memory of the decoded object,
+// whose strings, slices, pointers and timestamps each take more room in memory than on the
+// wire. Readers decode their own copy.
 type entry struct {
-	stream *imagev1.ImageStream
-	rev    int64
-	bytes  int64
+	data  []byte
+	rev   int64
+	bytes int64
 }
 
 // New returns an empty cache bounded to maxBytes (0: no bound).
@@ -53,20 +55,24 @@ func New(maxBytes int64) *Cache {
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
-// Get returns the cached stream, shared with other readers (read only, copy to change), and
-// its revision. ok is false when the cache cannot say: not synced yet, or the stream is not
-// held (absent, or beyond the bound); the caller then reads etcd.
+// Get returns the cached stream, the caller's own copy, and its revision. ok is false when
+// the cache cannot say: not synced yet, or the stream is not held (absent, or beyond the
+// bound); the caller then reads etcd.
 func (c *Cache) Get(namespace, name string) (stream *imagev1.ImageStream, rev int64, ok bool) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if !c.synced {
-		return nil, 0, false
-	}
 	e, found := c.streams[key(namespace, name)]
-	if !found {
+	synced := c.synced
+	c.mu.RUnlock()
+	if !synced || !found {
 		return nil, 0, false
 	}
-	return e.stream, e.rev, true
+	stream = &imagev1.ImageStream{}
+	if err := stream.Unmarshal(e.data); err != nil {
+		// Encoded by this process a moment ago: cannot happen; the caller reads etcd.
+		klog.Background().Error(err, "Cannot decode a cached image stream", "imageStream", klog.KRef(namespace, name))
+		return nil, 0, false
+	}
+	return stream, e.rev, true
 }
 
 // Synced tells whether the cache has loaded the full list once.
@@ -90,17 +96,21 @@ func (c *Cache) Bytes() int64 {
 	return c.bytes
 }
 
-func newEntry(stream *imagev1.ImageStream) (entry, error) {
+func newEntry(stream *imagev1.ImageStream) (string, entry, error) {
+	k := key(stream.Namespace, stream.Name)
 	rev, err := strconv.ParseInt(stream.ResourceVersion, 10, 64)
 	if err != nil {
-		return entry{}, fmt.Errorf("stream %s/%s: resourceVersion %q: %w", stream.Namespace, stream.Name, stream.ResourceVersion, err)
+		return k, entry{}, fmt.Errorf("stream %s: resourceVersion %q: %w", k, stream.ResourceVersion, err)
 	}
-	return entry{stream: stream, rev: rev, bytes: int64(stream.Size()) * memoryPerEncodedByte}, nil
+	data, err := stream.Marshal()
+	if err != nil {
+		return k, entry{}, fmt.Errorf("stream %s: %w", k, err)
+	}
+	return k, entry{data: data, rev: rev, bytes: int64(cap(data)+len(k)) + entryOverhead}, nil
 }
 
-// putInto stores e in streams unless the bound forbids it.
-func (c *Cache) putInto(streams map[string]entry, bytes *int64, e entry) {
-	k := key(e.stream.Namespace, e.stream.Name)
+// putInto stores e under k in streams unless the bound forbids it.
+func (c *Cache) putInto(streams map[string]entry, bytes *int64, k string, e entry) {
 	if old, ok := streams[k]; ok {
 		delete(streams, k)
 		*bytes -= old.bytes
@@ -142,11 +152,11 @@ func (c *Cache) Apply(eventType watch.EventType, obj runtime.Object) error {
 	defer c.mu.Unlock()
 	switch eventType {
 	case watch.Added, watch.Modified:
-		e, err := newEntry(stream)
+		k, e, err := newEntry(stream)
 		if err != nil {
 			return err
 		}
-		c.putInto(c.streams, &c.bytes, e)
+		c.putInto(c.streams, &c.bytes, k, e)
 	case watch.Deleted:
 		k := key(stream.Namespace, stream.Name)
 		if old, ok := c.streams[k]; ok {
@@ -165,22 +175,23 @@ type replacement struct {
 }
 
 func (r *replacement) Add(objs []runtime.Object) error {
+	keys := make([]string, 0, len(objs))
 	entries := make([]entry, 0, len(objs))
 	for _, obj := range objs {
 		stream, ok := obj.(*imagev1.ImageStream)
 		if !ok {
 			return fmt.Errorf("image stream cache: unexpected object %T", obj)
 		}
-		e, err := newEntry(stream)
+		k, e, err := newEntry(stream)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, e)
+		keys, entries = append(keys, k), append(entries, e)
 	}
 	r.c.mu.Lock()
 	defer r.c.mu.Unlock()
-	for _, e := range entries {
-		r.c.putInto(r.streams, &r.bytes, e)
+	for i, e := range entries {
+		r.c.putInto(r.streams, &r.bytes, keys[i], e)
 	}
 	return nil
 }

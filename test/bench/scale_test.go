@@ -88,13 +88,13 @@ func TestScaleShort(t *testing.T) {
 // scaleFigures are the rows of the report, in order.
 var scaleFigures = []string{
 	"load: streams created", "load: images pushed (mappings)",
-	"RSS empty", "RSS at rest", "RSS at rest per image",
+	"RSS empty", "RSS at rest", "RSS at rest per image", "heap at rest",
 	"etcd dbSize / dbSizeInUse", "image as stored in etcd",
 	"LIST images", "LIST streams", "GET image",
 	"layers, 100 history items",
 	"mapping on a 1 KiB stream", "mapping on a 100 KiB stream", "mapping on a 900 KiB stream",
 	"restart: /readyz 200", "restart: index synced", "RSS after restart",
-	"burst", "RSS during burst (peak)", "RSS peak per image", "RSS right after burst", "RSS settled after burst",
+	"burst", "RSS during burst (peak)", "RSS peak per image", "RSS right after burst", "RSS settled after burst", "heap after burst",
 	"whole run",
 }
 
@@ -229,6 +229,7 @@ func (s *scaleRun) atRest() {
 	rss := steadyRSS(s.tb, s.server.Pid(), s.cfg.rssSamples)
 	s.report.set("RSS at rest", "%s", mib(rss))
 	s.report.set("RSS at rest per image", "%s", s.perImage(rss))
+	s.report.set("heap at rest", "%s", s.heap())
 	st, err := s.cli.Status(context.Background(), s.etcd.URL)
 	if err != nil {
 		s.tb.Fatal(err)
@@ -442,6 +443,16 @@ func (s *scaleRun) burst() {
 	s.report.set("RSS peak per image", "%s", s.perImage(peak.Load()))
 	s.report.set("RSS right after burst", "%s", mib(after))
 	s.report.set("RSS settled after burst", "%s (lowest of %d readings)", mib(steadyRSS(s.tb, s.server.Pid(), s.cfg.rssSamples)), s.cfg.rssSamples+1)
+	s.report.set("heap after burst", "%s", s.heap())
+}
+
+// heap is where the server's memory goes, from its own metrics: the Go heap's live objects at
+// the last collection and the goal of the next one, the image index and the stream cache.
+func (s *scaleRun) heap() string {
+	m := func(name string) int64 { return int64(scrape(s.tb, s.server, name)) }
+	return fmt.Sprintf("heap in use %s, next GC at %s; image index %s, stream cache %s",
+		mib(m("go_memstats_heap_inuse_bytes")), mib(m("go_memstats_next_gc_bytes")),
+		mib(m("openshift_image_apiserver_image_index_bytes")), mib(m("openshift_image_apiserver_imagestream_cache_bytes")))
 }
 
 // runUntil is run for a duration: c goroutines call op until ctx ends.

@@ -85,8 +85,8 @@ func NotSynced(resource schema.GroupResource) error {
 func (r *REST) SetStreamCache(c *streamcache.Cache) { r.cache = c }
 
 // stream reads the stream from the stream cache, else from the watch cache (resourceVersion
-// "0"; etcd when it is off), and confirms a miss from etcd. A cached object is shared: Build
-// only copies from it.
+// "0"; etcd when it is off), and confirms a miss from etcd. A watch cache's object is shared:
+// Build only copies from it.
 func (r *REST) stream(ctx context.Context, name string) (*imagev1.ImageStream, error) {
 	if r.cache != nil {
 		if stream, _, ok := r.cache.Get(genericapirequest.NamespaceValue(ctx), name); ok {
