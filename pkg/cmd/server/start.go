@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
+	"github.com/image-apiserver/image-apiserver/pkg/server/memtrim"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
 	"github.com/image-apiserver/image-apiserver/pkg/version"
 )
@@ -121,6 +122,8 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// After a burst of pushes, return the heap's slack to the system once the server is quiet.
+	go memtrim.Run(ctx, memtrim.DefaultInterval)
 	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }
 
