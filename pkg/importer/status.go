@@ -98,10 +98,10 @@ func hasCode(err *transport.Error, code transport.ErrorCode) bool {
 	return false
 }
 
-// isHTTPOnly reports an HTTPS request answered in plain HTTP, or our refusal of plain HTTP.
+// isHTTPOnly reports an HTTPS request answered in plain HTTP. Our refusal of plain HTTP alone
+// says nothing: it also accompanies HTTPS failures such as an unknown certificate authority.
 func isHTTPOnly(err error) bool {
-	var plain errPlainHTTP
-	return errors.As(err, &plain) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // isIntegrityError recognises a digest mismatch. The registry client reports the ones it
