@@ -5,13 +5,16 @@ package apiserver
 import (
 	"context"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	imagev1 "github.com/openshift/api/image/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
+	"github.com/image-apiserver/image-apiserver/pkg/importer"
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesecret"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesignature"
@@ -19,6 +22,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/tagwrite"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamimage"
+	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamimport"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamlayers"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamtag"
@@ -41,6 +45,11 @@ type ExtraConfig struct {
 	ImageIndexMaxBytes int64
 	// StreamCacheMaxBytes bounds the stream cache; 0 turns it off.
 	StreamCacheMaxBytes int64
+	// Importer fetches images for imagestreamimports.
+	Importer *importer.Importer
+	// ImportKeychain holds the credentials of imports when there are no pull secrets to read
+	// (standalone); nil is anonymous.
+	ImportKeychain authn.Keychain
 }
 
 // Config is the whole server configuration.
@@ -138,6 +147,13 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		"imagestreamimages":    imagestreamimage.NewREST(layers, images),
 		"imagesignatures":      imagesignature.NewREST(Scheme, images.Store),
 		"imagestreams/secrets": imagesecret.NewREST(c.ExtraConfig.Secrets),
+		"imagestreamimports": imagestreamimport.NewREST(imagestreamimport.Config{
+			Typer:         Scheme,
+			Access:        tags,
+			Importer:      c.ExtraConfig.Importer,
+			Keychains:     c.importKeychains,
+			ImageStrategy: imageregistry.NewStrategy(Scheme),
+		}),
 	}, nil
 }
 
@@ -210,9 +226,25 @@ func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer,
 		ReadStream:          read,
 		StatusStrategy:      imagestream.NewStatusStrategy(strategy),
 		SpecStrategy:        imagestream.NewServerWriteStrategy(strategy),
-		CreateStrategy:      strategy,
+		CreateStrategy:      imagestream.NewServerCreateStrategy(strategy),
 		Hostnames:           c.ExtraConfig.RegistryHostnames,
 		MaxImageStreamBytes: c.ExtraConfig.MaxImageStreamBytes,
 		MaxTagHistory:       c.ExtraConfig.MaxTagHistory,
 	}), nil
+}
+
+// importKeychains gives an import the credentials of its namespace: the pull secrets that
+// imagestreams/secrets lists (aggregated), else the --import-docker-config file's.
+func (c CompletedConfig) importKeychains(ctx context.Context, namespace string) (authn.Keychain, error) {
+	if c.ExtraConfig.Secrets == nil {
+		if c.ExtraConfig.ImportKeychain != nil {
+			return c.ExtraConfig.ImportKeychain, nil
+		}
+		return authn.NewMultiKeychain(), nil
+	}
+	list, err := c.ExtraConfig.Secrets.ListSecrets(ctx, namespace, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return importer.KeychainFromSecrets(ctx, imagesecret.PullSecrets(list.Items))
 }

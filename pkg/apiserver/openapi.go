@@ -30,6 +30,9 @@ var serverRequiredFields = map[string][]string{
 	"github.com/openshift/api/image/v1.TagReference":   nil,
 	"github.com/openshift/api/image/v1.ImageStreamTag": nil,
 	"github.com/openshift/api/image/v1.ImageTag":       nil, // spec is required on create only
+	// An import's status is the server's answer, and spec.import defaults to false (a preview).
+	"github.com/openshift/api/image/v1.ImageStreamImport":     {"spec"},
+	"github.com/openshift/api/image/v1.ImageStreamImportSpec": nil,
 }
 
 // getOpenAPIDefinitions is the generated definitions with serverRequiredFields applied.

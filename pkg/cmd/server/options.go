@@ -25,8 +25,13 @@ import (
 	kubeversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
+	imagev1 "github.com/openshift/api/image/v1"
+	apirequest "k8s.io/apiserver/pkg/endpoints/request"
+
 	"github.com/image-apiserver/image-apiserver/pkg/admission/validutf8"
+	v1defaults "github.com/image-apiserver/image-apiserver/pkg/apis/image/v1"
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
+	"github.com/image-apiserver/image-apiserver/pkg/importer"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesecret"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
@@ -64,6 +69,14 @@ type Options struct {
 	ImageIndexMaxBytes int64
 	// StreamCacheMaxBytes bounds the cache of current streams; 0 turns it off.
 	StreamCacheMaxBytes int64
+	// AllowedRegistriesForImport limits the registries ImageStreamImport reads (empty: all).
+	AllowedRegistriesForImport []string
+	// MaxImagesBulkImportedPerRepository is how many tags a repository import takes (-1: all).
+	MaxImagesBulkImportedPerRepository int
+	// ImageImportMode is the default import mode of tags and imports that name none.
+	ImageImportMode string
+	// ImportDockerConfig is a docker config.json with the credentials of imports (standalone).
+	ImportDockerConfig string
 	// MaxTagHistory is the number of events each tag keeps (D16); 0, the default, keeps all.
 	MaxTagHistory int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
@@ -101,6 +114,9 @@ func NewOptions() (*Options, error) {
 		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 		ImageIndexMaxBytes:  defaultImageIndexMaxBytes,
 		StreamCacheMaxBytes: defaultStreamCacheMaxBytes,
+
+		MaxImagesBulkImportedPerRepository: 50,
+		ImageImportMode:                    string(imagev1.ImportModeLegacy),
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
 	// Images are many, large, immutable and rarely watched: a watch cache would hold every one
@@ -135,6 +151,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.Int64Var(&o.ImageIndexMaxBytes, "image-index-max-bytes", o.ImageIndexMaxBytes, "Bound, in bytes, of the in-memory index of images that imagestreams/layers and imagestreamimages read (about 750 bytes per image, so the default holds some 700 000 images). Images beyond it are read from etcd when an answer needs them. 0 turns the index off: every answer reads its images from etcd.")
 	fs.IntVar(&o.MaxTagHistory, "max-tag-history", o.MaxTagHistory, "Number of events each tag of an image stream keeps: a push that would make a tag's history longer drops its oldest events in the same write (images are not deleted). 0 keeps every event, as OpenShift does. A stream's image.openshift.io/max-tag-history annotation overrides it (0 there: no limit for that stream).")
 	fs.Int64Var(&o.StreamCacheMaxBytes, "imagestream-cache-max-bytes", o.StreamCacheMaxBytes, "Bound, in bytes, of the in-memory cache of current image streams that pushes, tag writes and imagestreams/layers read (a stream costs about three times its stored size). Streams beyond it are read from etcd. 0 turns the cache off.")
+	fs.StringSliceVar(&o.AllowedRegistriesForImport, strings.TrimPrefix(importer.AllowedRegistriesFlag, "--"), o.AllowedRegistriesForImport, "Registries ImageStreamImport may read, as host, host:port or *.domain[:port]; an image from any other is refused with 403 in its status. Empty allows every registry, as OpenShift's default.")
+	fs.IntVar(&o.MaxImagesBulkImportedPerRepository, "max-images-bulk-imported-per-repository", o.MaxImagesBulkImportedPerRepository, "How many tags an ImageStreamImport of a whole repository takes, in OpenShift's priority order (latest, then versions, newest first); the others are listed in status.repository.additionalTags. -1 takes all.")
+	fs.StringVar(&o.ImageImportMode, "image-import-mode", o.ImageImportMode, "Import mode of spec tags and imports that name none: Legacy (a manifest list is imported as the one image of this server's platform) or PreserveOriginal (the list and every image in it).")
+	fs.StringVar(&o.ImportDockerConfig, "import-docker-config", o.ImportDockerConfig, "A docker config.json whose credentials ImageStreamImport uses for registries. Aggregated servers use the namespace's pull secrets instead.")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -232,6 +252,14 @@ func (o *Options) Validate() error {
 	}
 	if o.ImageIndexMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--image-index-max-bytes=%d: must be 0 (no index) or a size in bytes", o.ImageIndexMaxBytes))
+	}
+	switch imagev1.ImportModeType(o.ImageImportMode) {
+	case imagev1.ImportModeLegacy, imagev1.ImportModePreserveOriginal:
+	default:
+		errs = append(errs, fmt.Errorf("--image-import-mode=%q: must be Legacy or PreserveOriginal", o.ImageImportMode))
+	}
+	if o.MaxImagesBulkImportedPerRepository < -1 || o.MaxImagesBulkImportedPerRepository == 0 {
+		errs = append(errs, fmt.Errorf("--max-images-bulk-imported-per-repository=%d: must be a positive number, or -1 for all", o.MaxImagesBulkImportedPerRepository))
 	}
 	if o.StreamCacheMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--imagestream-cache-max-bytes=%d: must be 0 (no cache) or a size in bytes", o.StreamCacheMaxBytes))
@@ -346,7 +374,22 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		ImageIndexMaxBytes:  o.ImageIndexMaxBytes,
 		StreamCacheMaxBytes: o.StreamCacheMaxBytes,
 		MaxTagHistory:       o.MaxTagHistory,
+		Importer: importer.New(importer.Options{
+			MaxTagsPerRepository: o.MaxImagesBulkImportedPerRepository,
+			DefaultImportMode:    imagev1.ImportModeType(o.ImageImportMode),
+			AllowedRegistries:    o.AllowedRegistriesForImport,
+		}),
 	}
+	// Decoding defaults every tag's import mode; set before the server decodes anything.
+	v1defaults.DefaultImportMode = imagev1.ImportModeType(o.ImageImportMode)
+	if o.ImportDockerConfig != "" {
+		keychain, err := importer.KeychainFromDockerConfigFile(o.ImportDockerConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--import-docker-config: %w", err)
+		}
+		extra.ImportKeychain = keychain
+	}
+	cfg.LongRunningFunc = longRunningImports(cfg.LongRunningFunc)
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own
 		// identity (--kubeconfig, or its ServiceAccount in a cluster).
@@ -445,4 +488,15 @@ func (o *Options) applyStandalone(cfg *genericapiserver.RecommendedConfig, admin
 // configureOpenAPI sets our OpenAPI definitions, versioned like the binary.
 func configureOpenAPI(cfg *genericapiserver.RecommendedConfig) {
 	apiserver.ConfigureOpenAPI(cfg, version.Version())
+}
+
+// longRunningImports exempts imagestreamimports from the request timeout, as OpenShift does:
+// an import fetches from registries, at their pace and within their rate limits.
+func longRunningImports(base apirequest.LongRunningRequestCheck) apirequest.LongRunningRequestCheck {
+	return func(r *http.Request, info *apirequest.RequestInfo) bool {
+		if info != nil && info.IsResourceRequest && info.APIGroup == imagev1.GroupName && info.Resource == "imagestreamimports" && info.Subresource == "" {
+			return true
+		}
+		return base != nil && base(r, info)
+	}
 }

@@ -115,3 +115,15 @@ func withDetails(err error, name string) error {
 	}
 	return err
 }
+
+// PullSecrets keeps the secrets that imagestreams/secrets would list: the pull secrets not
+// excluded.
+func PullSecrets(secrets []corev1.Secret) []corev1.Secret {
+	var out []corev1.Secret
+	for i := range secrets {
+		if IsPullSecret(&secrets[i]) {
+			out = append(out, secrets[i])
+		}
+	}
+	return out
+}

@@ -217,6 +217,34 @@ func (StatusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Objec
 	return validation.ValidateImageStreamStatusUpdate(obj.(*imagev1.ImageStream), old.(*imagev1.ImageStream))
 }
 
+// ServerCreateStrategy creates a stream the server writes on a client's behalf (a tag written
+// to a missing stream, an import): the main endpoint's create rules, but the status the
+// change recorded (an import's events) is kept, where the main endpoint discards a client's.
+type ServerCreateStrategy struct {
+	Strategy
+}
+
+// NewServerCreateStrategy returns the strategy of server-composed stream creates.
+func NewServerCreateStrategy(main Strategy) ServerCreateStrategy {
+	return ServerCreateStrategy{Strategy: main}
+}
+
+// PrepareForCreate applies the create rules and puts the change's status tags back, over
+// anything the spec tags resolved to.
+func (s ServerCreateStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	stream := obj.(*imagev1.ImageStream)
+	recorded := stream.Status.Tags
+	s.Strategy.PrepareForCreate(ctx, obj)
+	for _, tag := range recorded {
+		if existing := imageutil.StatusTag(stream, tag.Tag); existing != nil {
+			*existing = tag
+		} else {
+			stream.Status.Tags = append(stream.Status.Tags, tag)
+		}
+	}
+	imageutil.SortTags(stream)
+}
+
 // ServerWriteStrategy finishes a stream the server changed on a client's behalf, spec and
 // status together (tag writes, imports). Unlike the main endpoint it keeps the status it is
 // given, and unlike the status endpoint it keeps the spec: the change itself already applied

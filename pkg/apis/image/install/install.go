@@ -49,6 +49,7 @@ func addInternalTypes(scheme *runtime.Scheme) error {
 		&imagev1.ImageSignature{},
 		&imagev1.ImageStreamLayers{},
 		&imagev1.SecretList{},
+		&imagev1.ImageStreamImport{},
 	)
 	return nil
 }

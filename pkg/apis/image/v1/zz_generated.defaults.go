@@ -55,6 +55,7 @@ func SetObjectDefaults_ImageStreamImport(in *imagev1.ImageStreamImport) {
 	}
 	for i := range in.Spec.Images {
 		a := &in.Spec.Images[i]
+		SetDefaults_ImageImportSpec(a)
 		SetDefaults_TagImportPolicy(&a.ImportPolicy)
 		SetDefaults_TagReferencePolicy(&a.ReferencePolicy)
 	}

@@ -23,6 +23,7 @@ package streamwriter
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -229,8 +230,8 @@ func (w *Writer) planInput(ctx context.Context, stored *imagev1.ImageStream, rev
 }
 
 // finish runs the strategy that fits what the batch changed, and enforces D8's size limit:
-// the create rules for a new stream, the spec rules' validation when a spec changed (tag
-// writes), the status strategy otherwise (mappings).
+// the create rules for a new stream, the spec rules' validation when a spec or the
+// annotations changed (tag writes, imports), the status strategy otherwise (mappings).
 func (w *Writer) finish(ctx context.Context, updated, stored *imagev1.ImageStream, create bool) error {
 	ctx = genericapirequest.WithNamespace(ctx, stored.Namespace)
 	switch {
@@ -239,7 +240,7 @@ func (w *Writer) finish(ctx context.Context, updated, stored *imagev1.ImageStrea
 		if err := rest.BeforeCreate(w.cfg.CreateStrategy, ctx, updated); err != nil {
 			return err
 		}
-	case w.cfg.SpecStrategy != nil && !equality.Semantic.DeepEqual(updated.Spec, stored.Spec):
+	case w.cfg.SpecStrategy != nil && (!equality.Semantic.DeepEqual(updated.Spec, stored.Spec) || !maps.Equal(updated.Annotations, stored.Annotations)):
 		// The changes moved the generation as the spec rules say; BeforeUpdate resets it to
 		// the stored one, expecting the strategy to move it again, so it is restored after.
 		generation := updated.Generation

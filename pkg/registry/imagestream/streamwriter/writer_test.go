@@ -78,7 +78,7 @@ func newFixture(t *testing.T, configure ...func(*streamwriter.Config)) *fixture 
 		ReadStream:     streamwriter.StoreReader(env.Streams.Store),
 		StatusStrategy: env.StatusStrategy(),
 		SpecStrategy:   imagestream.NewServerWriteStrategy(env.Streams.Strategy()),
-		CreateStrategy: env.Streams.Strategy(),
+		CreateStrategy: imagestream.NewServerCreateStrategy(env.Streams.Strategy()),
 	}
 	for _, c := range configure {
 		c(&cfg)
