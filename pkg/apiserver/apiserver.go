@@ -4,15 +4,19 @@ package apiserver
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
+	"github.com/image-apiserver/image-apiserver/pkg/controller/imageimport"
 	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
 	"github.com/image-apiserver/image-apiserver/pkg/importer"
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
@@ -27,6 +31,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamtag"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagetag"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 	"github.com/image-apiserver/image-apiserver/pkg/streamcache"
 )
@@ -47,6 +52,9 @@ type ExtraConfig struct {
 	StreamCacheMaxBytes int64
 	// Importer fetches images for imagestreamimports.
 	Importer *importer.Importer
+	// ScheduledImportInterval and ScheduledImportsPerMinute pace the scheduled imports.
+	ScheduledImportInterval   time.Duration
+	ScheduledImportsPerMinute int
 	// ImportKeychain holds the credentials of imports when there are no pull secrets to read
 	// (standalone); nil is anonymous.
 	ImportKeychain authn.Keychain
@@ -132,6 +140,14 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		Writer:         writer,
 		Hostnames:      hostnames,
 	}
+	imports := imagestreamimport.NewREST(imagestreamimport.Config{
+		Typer:         Scheme,
+		Access:        tags,
+		Importer:      c.ExtraConfig.Importer,
+		Keychains:     c.importKeychains,
+		ImageStrategy: imageregistry.NewStrategy(Scheme),
+	})
+	c.automaticImports(server, streams, cache, imports)
 	layers := c.layersStorage(server, images, streams)
 	if cache != nil {
 		layers.SetStreamCache(cache)
@@ -147,13 +163,7 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		"imagestreamimages":    imagestreamimage.NewREST(layers, images),
 		"imagesignatures":      imagesignature.NewREST(Scheme, images.Store),
 		"imagestreams/secrets": imagesecret.NewREST(c.ExtraConfig.Secrets),
-		"imagestreamimports": imagestreamimport.NewREST(imagestreamimport.Config{
-			Typer:         Scheme,
-			Access:        tags,
-			Importer:      c.ExtraConfig.Importer,
-			Keychains:     c.importKeychains,
-			ImageStrategy: imageregistry.NewStrategy(Scheme),
-		}),
+		"imagestreamimports":   imports,
 	}, nil
 }
 
@@ -247,4 +257,34 @@ func (c CompletedConfig) importKeychains(ctx context.Context, namespace string) 
 		return nil, err
 	}
 	return importer.KeychainFromSecrets(ctx, imagesecret.PullSecrets(list.Items))
+}
+
+// automaticImports runs the imports that happen by themselves (D17): spec tags from
+// DockerImage that are new or changed, and scheduled tags every interval. It sees streams
+// change through the stream cache's feed, or through a list and watch of its own without one.
+func (c CompletedConfig) automaticImports(server *genericapiserver.GenericAPIServer, streams *imagestream.REST, cache *streamcache.Cache, imports *imagestreamimport.REST) {
+	read := func(ctx context.Context, namespace, name string) (*imagev1.ImageStream, error) {
+		obj, err := streams.Get(genericapirequest.WithNamespace(ctx, namespace), name, &metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*imagev1.ImageStream), nil
+	}
+	ctrl := imageimport.New(imports, read, imageimport.Options{
+		Interval:  c.ExtraConfig.ScheduledImportInterval,
+		PerMinute: c.ExtraConfig.ScheduledImportsPerMinute,
+	})
+	if cache != nil {
+		cache.SetTee(ctrl.Sink())
+	}
+	server.AddPostStartHookOrDie("automatic-image-imports", func(hookCtx genericapiserver.PostStartHookContext) error {
+		if cache == nil {
+			go listwatch.Run(hookCtx, "automatic-image-imports", streams.Store, ctrl.Sink(), listwatch.DefaultPageSize)
+		}
+		go ctrl.Run(hookCtx)
+		return nil
+	})
 }

@@ -37,7 +37,12 @@ type Cache struct {
 	synced          bool
 	pageSize        int64
 	publish         func(streams int, bytes int64)
+	// tee also sees every list and event, decoded once for both (the automatic imports).
+	tee listwatch.Sink
 }
+
+// SetTee makes sink see every list and event the cache sees. Call it before Run.
+func (c *Cache) SetTee(sink listwatch.Sink) { c.tee = sink }
 
 // entry is a stream as its protobuf encoding: a third of the memory of the decoded object,
 // whose strings, slices, pointers and timestamps each take more room in memory than on the
@@ -139,11 +144,20 @@ func (c *Cache) Run(ctx context.Context, source listwatch.Source) {
 
 // BeginReplace implements listwatch.Sink.
 func (c *Cache) BeginReplace() listwatch.Replacement {
-	return &replacement{c: c, streams: map[string]entry{}}
+	r := &replacement{c: c, streams: map[string]entry{}}
+	if c.tee != nil {
+		r.tee = c.tee.BeginReplace()
+	}
+	return r
 }
 
 // Apply implements listwatch.Sink.
 func (c *Cache) Apply(eventType watch.EventType, obj runtime.Object) error {
+	if c.tee != nil {
+		if err := c.tee.Apply(eventType, obj); err != nil {
+			return err
+		}
+	}
 	stream, ok := obj.(*imagev1.ImageStream)
 	if !ok {
 		return fmt.Errorf("image stream cache: unexpected object %T", obj)
@@ -172,9 +186,15 @@ type replacement struct {
 	c       *Cache
 	streams map[string]entry
 	bytes   int64
+	tee     listwatch.Replacement
 }
 
 func (r *replacement) Add(objs []runtime.Object) error {
+	if r.tee != nil {
+		if err := r.tee.Add(objs); err != nil {
+			return err
+		}
+	}
 	keys := make([]string, 0, len(objs))
 	entries := make([]entry, 0, len(objs))
 	for _, obj := range objs {
@@ -196,7 +216,10 @@ func (r *replacement) Add(objs []runtime.Object) error {
 	return nil
 }
 
-func (r *replacement) Finish(string) {
+func (r *replacement) Finish(resourceVersion string) {
+	if r.tee != nil {
+		r.tee.Finish(resourceVersion)
+	}
 	c := r.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -205,4 +228,8 @@ func (r *replacement) Finish(string) {
 	c.changed()
 }
 
-func (r *replacement) Abort() {}
+func (r *replacement) Abort() {
+	if r.tee != nil {
+		r.tee.Abort()
+	}
+}

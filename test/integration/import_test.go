@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -21,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
 	"github.com/image-apiserver/image-apiserver/test/integration/framework"
@@ -215,4 +218,50 @@ func TestImageStreamImport(t *testing.T) {
 			t.Errorf("bad kind: %v", err)
 		}
 	})
+}
+
+// TestAutomaticImports: D17. A stream created with a spec tag from a registry gets its status
+// filled without anyone posting an import, and a scheduled tag follows the registry when the
+// tag moves there.
+func TestAutomaticImports(t *testing.T) {
+	s := framework.StartServer(t, framework.Options{ExtraArgs: []string{"--scheduled-image-import-interval=1s"}})
+	src := startSourceRegistry(t)
+	ctx := testContext(t)
+	c := s.ImageClient(framework.ContentTypes[1])
+	const ns = "auto"
+	first := src.push(ns + "/app:stable")
+	stream := newStream("app")
+	stream.Spec.Tags = []imagev1.TagReference{{
+		Name: "stable", From: &corev1.ObjectReference{Kind: "DockerImage", Name: src.host + "/" + ns + "/app:stable"},
+		ImportPolicy: imagev1.TagImportPolicy{Insecure: true, Scheduled: true},
+	}}
+	if _, err := c.ImageV1().ImageStreams(ns).Create(ctx, stream, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	head := func() string {
+		is, err := c.ImageV1().ImageStreams(ns).Get(ctx, "app", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := imageutil.LatestTagEvent(is, "stable"); e != nil {
+			return e.Image
+		}
+		return ""
+	}
+	eventually(t, "the new spec tag is imported", func() bool { return head() == first })
+	if _, err := c.ImageV1().Images().Get(ctx, first, metav1.GetOptions{}); err != nil {
+		t.Errorf("the imported image: %v", err)
+	}
+	second := src.push(ns + "/app:stable")
+	eventually(t, "the scheduled tag follows the registry", func() bool { return head() == second })
+}
+
+// eventually polls cond (the server imports asynchronously) with a generous no-hang bound.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(testContext(t), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	}); err != nil {
+		t.Fatalf("timed out waiting until %s", what)
+	}
 }

@@ -77,6 +77,9 @@ type Options struct {
 	ImageImportMode string
 	// ImportDockerConfig is a docker config.json with the credentials of imports (standalone).
 	ImportDockerConfig string
+	// ScheduledImageImportInterval and MaxScheduledImageImportsPerMinute pace scheduled imports.
+	ScheduledImageImportInterval      durationFlag
+	MaxScheduledImageImportsPerMinute int
 	// MaxTagHistory is the number of events each tag keeps (D16); 0, the default, keeps all.
 	MaxTagHistory int
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
@@ -116,6 +119,8 @@ func NewOptions() (*Options, error) {
 		StreamCacheMaxBytes: defaultStreamCacheMaxBytes,
 
 		MaxImagesBulkImportedPerRepository: 50,
+		ScheduledImageImportInterval:       durationFlag(15 * time.Minute),
+		MaxScheduledImageImportsPerMinute:  60,
 		ImageImportMode:                    string(imagev1.ImportModeLegacy),
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
@@ -155,6 +160,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.MaxImagesBulkImportedPerRepository, "max-images-bulk-imported-per-repository", o.MaxImagesBulkImportedPerRepository, "How many tags an ImageStreamImport of a whole repository takes, in OpenShift's priority order (latest, then versions, newest first); the others are listed in status.repository.additionalTags. -1 takes all.")
 	fs.StringVar(&o.ImageImportMode, "image-import-mode", o.ImageImportMode, "Import mode of spec tags and imports that name none: Legacy (a manifest list is imported as the one image of this server's platform) or PreserveOriginal (the list and every image in it).")
 	fs.StringVar(&o.ImportDockerConfig, "import-docker-config", o.ImportDockerConfig, "A docker config.json whose credentials ImageStreamImport uses for registries. Aggregated servers use the namespace's pull secrets instead.")
+	fs.Var(&o.ScheduledImageImportInterval, "scheduled-image-import-interval", "How often spec tags with importPolicy.scheduled are imported again, spread over the interval.")
+	fs.IntVar(&o.MaxScheduledImageImportsPerMinute, "max-scheduled-image-imports-per-minute", o.MaxScheduledImageImportsPerMinute, "At most this many scheduled imports start in a minute.")
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -260,6 +267,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxImagesBulkImportedPerRepository < -1 || o.MaxImagesBulkImportedPerRepository == 0 {
 		errs = append(errs, fmt.Errorf("--max-images-bulk-imported-per-repository=%d: must be a positive number, or -1 for all", o.MaxImagesBulkImportedPerRepository))
+	}
+	if time.Duration(o.ScheduledImageImportInterval) < time.Second || o.MaxScheduledImageImportsPerMinute < 1 {
+		errs = append(errs, fmt.Errorf("--scheduled-image-import-interval must be at least 1s and --max-scheduled-image-imports-per-minute at least 1"))
 	}
 	if o.StreamCacheMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--imagestream-cache-max-bytes=%d: must be 0 (no cache) or a size in bytes", o.StreamCacheMaxBytes))
@@ -369,11 +379,13 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 	}
 	o.hardenRequestHandling(cfg)
 	extra := apiserver.ExtraConfig{
-		RegistryHostnames:   imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
-		MaxImageStreamBytes: o.MaxImageStreamBytes,
-		ImageIndexMaxBytes:  o.ImageIndexMaxBytes,
-		StreamCacheMaxBytes: o.StreamCacheMaxBytes,
-		MaxTagHistory:       o.MaxTagHistory,
+		RegistryHostnames:         imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},
+		MaxImageStreamBytes:       o.MaxImageStreamBytes,
+		ImageIndexMaxBytes:        o.ImageIndexMaxBytes,
+		StreamCacheMaxBytes:       o.StreamCacheMaxBytes,
+		MaxTagHistory:             o.MaxTagHistory,
+		ScheduledImportInterval:   time.Duration(o.ScheduledImageImportInterval),
+		ScheduledImportsPerMinute: o.MaxScheduledImageImportsPerMinute,
 		Importer: importer.New(importer.Options{
 			MaxTagsPerRepository: o.MaxImagesBulkImportedPerRepository,
 			DefaultImportMode:    imagev1.ImportModeType(o.ImageImportMode),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	imagev1 "github.com/openshift/api/image/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -89,6 +90,12 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return nil, err
 		}
 	}
+	return r.run(ctx, isi, rv, uid, len(options.DryRun) > 0)
+}
+
+// run imports isi, validated, into the stream of ctx's namespace; rv and uid are the
+// preconditions on the stream.
+func (r *REST) run(ctx context.Context, isi *imagev1.ImageStreamImport, rv string, uid types.UID, dryRun bool) (*imagev1.ImageStreamImport, error) {
 	stream, err := r.target(ctx, isi.Name, rv, uid)
 	if err != nil {
 		return nil, err
@@ -113,7 +120,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return mutate(outcomes, s, tx), nil
 		},
 	}
-	written, err := r.cfg.Access.Write(ctx, resource, isi.Name, change, len(options.DryRun) > 0)
+	written, err := r.cfg.Access.Write(ctx, resource, isi.Name, change, dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -237,4 +244,25 @@ func strip(st *imagev1.ImageImportStatus, keep bool) {
 		st.Manifests[i].DockerImageManifest = ""
 		st.Manifests[i].DockerImageConfig = ""
 	}
+}
+
+// ImportSpecTags imports the given spec tags of stream (each from its DockerImage source into
+// itself), as OpenShift's controllers post an ImageStreamImport for them, at the stream's
+// current version: the automatic imports of D17. The answer's per-tag statuses say what
+// failed; they are recorded in the stream as conditions.
+func (r *REST) ImportSpecTags(ctx context.Context, stream *imagev1.ImageStream, tags []imagev1.TagReference) (*imagev1.ImageStreamImport, error) {
+	isi := &imagev1.ImageStreamImport{
+		ObjectMeta: metav1.ObjectMeta{Namespace: stream.Namespace, Name: stream.Name},
+		Spec:       imagev1.ImageStreamImportSpec{Import: true},
+	}
+	for _, tag := range tags {
+		isi.Spec.Images = append(isi.Spec.Images, imagev1.ImageImportSpec{
+			From:            *tag.From.DeepCopy(),
+			To:              &corev1.LocalObjectReference{Name: tag.Name},
+			ImportPolicy:    tag.ImportPolicy,
+			ReferencePolicy: tag.ReferencePolicy,
+		})
+	}
+	ctx = genericapirequest.WithNamespace(ctx, stream.Namespace)
+	return r.run(ctx, isi, stream.ResourceVersion, stream.UID, false)
 }

@@ -1,0 +1,266 @@
+// Package imageimport imports images by itself, as OpenShift's controller manager does (D17):
+// a spec tag `from: DockerImage` that is new, or whose generation moved past what its status
+// records, is imported; tags with importPolicy.scheduled are imported again every interval,
+// at most a given number a minute, spread over the interval.
+//
+// The rules are OpenShift's, so that its controller and this one agree on what needs an
+// import: a tag needs one when its spec generation is greater than the generation its status
+// last recorded, an event's or an ImportSuccess condition's.
+package imageimport
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
+)
+
+// Importer imports spec tags of a stream into it.
+type Importer interface {
+	ImportSpecTags(ctx context.Context, stream *imagev1.ImageStream, tags []imagev1.TagReference) (*imagev1.ImageStreamImport, error)
+}
+
+// StreamReader reads a stream as stored now; nil when it does not exist.
+type StreamReader func(ctx context.Context, namespace, name string) (*imagev1.ImageStream, error)
+
+// Options configure the controller.
+type Options struct {
+	// Interval between two imports of a scheduled tag (default 15 minutes).
+	Interval time.Duration
+	// PerMinute bounds scheduled imports (default 60).
+	PerMinute int
+	// Workers import in parallel (default 2).
+	Workers int
+}
+
+// Controller decides which streams need an import and runs them.
+type Controller struct {
+	opts     Options
+	importer Importer
+	read     StreamReader
+	queue    workqueue.TypedRateLimitingInterface[string]
+	limiter  *rate.Limiter
+
+	mu sync.Mutex
+	// scheduled holds the streams with scheduled tags; due, those whose turn has come.
+	scheduled map[string]bool
+	due       map[string]bool
+}
+
+// New returns a controller; Observe feeds it, Run runs it.
+func New(importer Importer, read StreamReader, opts Options) *Controller {
+	if opts.Interval <= 0 {
+		opts.Interval = 15 * time.Minute
+	}
+	if opts.PerMinute <= 0 {
+		opts.PerMinute = 60
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	return &Controller{
+		opts: opts, importer: importer, read: read,
+		queue:     workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "image-import"}),
+		limiter:   rate.NewLimiter(rate.Limit(float64(opts.PerMinute)/60), 1),
+		scheduled: map[string]bool{}, due: map[string]bool{},
+	}
+}
+
+func key(namespace, name string) string { return namespace + "/" + name }
+
+// Observe looks at a stream as it changed: it is queued when a tag needs an import, and
+// remembered when it has scheduled tags.
+func (c *Controller) Observe(stream *imagev1.ImageStream) {
+	k := key(stream.Namespace, stream.Name)
+	c.mu.Lock()
+	if hasScheduled(stream) {
+		c.scheduled[k] = true
+	} else {
+		delete(c.scheduled, k)
+	}
+	c.mu.Unlock()
+	if len(TagsToImport(stream, false)) > 0 {
+		c.queue.Add(k)
+	}
+}
+
+// Forget drops a deleted stream.
+func (c *Controller) Forget(namespace, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.scheduled, key(namespace, name))
+	delete(c.due, key(namespace, name))
+}
+
+// TagsToImport returns the spec tags of stream that need an import: DockerImage sources (not
+// mere references) whose generation is newer than what their status records, and, when
+// scheduledDue, every scheduled one.
+func TagsToImport(stream *imagev1.ImageStream, scheduledDue bool) []imagev1.TagReference {
+	var tags []imagev1.TagReference
+	for _, tag := range stream.Spec.Tags {
+		if tag.From == nil || tag.From.Kind != "DockerImage" || tag.Reference {
+			continue
+		}
+		if (scheduledDue && tag.ImportPolicy.Scheduled) || tag.Generation == nil || *tag.Generation > observedGeneration(stream, tag.Name) {
+			tags = append(tags, tag)
+		}
+	}
+	return tags
+}
+
+// observedGeneration is the newest generation the tag's status records: its head event's or
+// an ImportSuccess condition's.
+func observedGeneration(stream *imagev1.ImageStream, tag string) int64 {
+	var observed int64
+	if st := imageutil.StatusTag(stream, tag); st != nil {
+		if len(st.Items) > 0 {
+			observed = st.Items[0].Generation
+		}
+		for _, c := range st.Conditions {
+			if c.Type == imagev1.ImportSuccess && c.Generation > observed {
+				observed = c.Generation
+			}
+		}
+	}
+	return observed
+}
+
+func hasScheduled(stream *imagev1.ImageStream) bool {
+	for _, tag := range stream.Spec.Tags {
+		if tag.ImportPolicy.Scheduled && tag.From != nil && tag.From.Kind == "DockerImage" && !tag.Reference {
+			return true
+		}
+	}
+	return false
+}
+
+// Run imports until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	defer c.queue.ShutDown()
+	var wg sync.WaitGroup
+	for range c.opts.Workers {
+		wg.Go(func() {
+			for c.next(ctx) {
+			}
+		})
+	}
+	wg.Go(func() { c.schedule(ctx) })
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+// schedule gives every stream with scheduled tags its turn once an interval, at a random
+// point of it, so that turns spread evenly.
+func (c *Controller) schedule(ctx context.Context) {
+	t := time.NewTicker(c.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		for k := range c.scheduled {
+			c.queue.AddAfter(k, rand.N(c.opts.Interval))
+			c.due[k] = true
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	k, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(k)
+	if err := c.sync(ctx, k); err != nil {
+		klog.FromContext(ctx).V(2).Info("Automatic image import failed; retrying", "imageStream", k, "err", err)
+		c.queue.AddRateLimited(k)
+		return true
+	}
+	c.queue.Forget(k)
+	return true
+}
+
+func (c *Controller) sync(ctx context.Context, k string) error {
+	namespace, name := splitKey(k)
+	stream, err := c.read(ctx, namespace, name)
+	if err != nil || stream == nil {
+		if stream == nil && err == nil {
+			c.Forget(namespace, name)
+		}
+		return err
+	}
+	c.mu.Lock()
+	due := c.due[k]
+	delete(c.due, k)
+	c.mu.Unlock()
+	tags := TagsToImport(stream, due)
+	if len(tags) == 0 {
+		return nil
+	}
+	if due {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	_, err = c.importer.ImportSpecTags(ctx, stream, tags)
+	return err
+}
+
+func splitKey(k string) (string, string) {
+	for i := 0; i < len(k); i++ {
+		if k[i] == '/' {
+			return k[:i], k[i+1:]
+		}
+	}
+	return "", k
+}
+
+// Sink observes every stream of a list and watch (when no stream cache does it).
+func (c *Controller) Sink() listwatch.Sink { return sink{c} }
+
+type sink struct{ c *Controller }
+
+func (s sink) BeginReplace() listwatch.Replacement { return replacement(s) }
+
+func (s sink) Apply(eventType watch.EventType, obj runtime.Object) error {
+	stream, ok := obj.(*imagev1.ImageStream)
+	if !ok {
+		return nil
+	}
+	switch eventType {
+	case watch.Added, watch.Modified:
+		s.c.Observe(stream)
+	case watch.Deleted:
+		s.c.Forget(stream.Namespace, stream.Name)
+	}
+	return nil
+}
+
+type replacement struct{ c *Controller }
+
+func (r replacement) Add(objs []runtime.Object) error {
+	for _, obj := range objs {
+		if stream, ok := obj.(*imagev1.ImageStream); ok {
+			r.c.Observe(stream)
+		}
+	}
+	return nil
+}
+
+func (replacement) Finish(string) {}
+func (replacement) Abort()        {}
