@@ -15,8 +15,10 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/controller/imageimport"
+	"github.com/image-apiserver/image-apiserver/pkg/controller/leader"
 	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
 	"github.com/image-apiserver/image-apiserver/pkg/importer"
 	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
@@ -52,6 +54,9 @@ type ExtraConfig struct {
 	StreamCacheMaxBytes int64
 	// Importer fetches images for imagestreamimports.
 	Importer *importer.Importer
+	// Election, when set, makes one replica at a time run the automatic imports; nil runs
+	// them here (standalone is one process).
+	Election *leader.Election
 	// ScheduledImportInterval and ScheduledImportsPerMinute pace the scheduled imports.
 	ScheduledImportInterval   time.Duration
 	ScheduledImportsPerMinute int
@@ -285,6 +290,18 @@ func (c CompletedConfig) automaticImports(server *genericapiserver.GenericAPISer
 			go listwatch.Run(hookCtx, "automatic-image-imports", streams.Store, ctrl.Sink(), listwatch.DefaultPageSize)
 		}
 		go ctrl.Run(hookCtx)
+		if c.ExtraConfig.Election == nil {
+			ctrl.SetLeading(true)
+			return nil
+		}
+		go leader.Run(hookCtx, *c.ExtraConfig.Election, func(ctx context.Context) {
+			ctrl.SetLeading(true)
+			// What changed while another replica led (or none did) is found by looking again.
+			if err := ctrl.Resync(ctx, streams.Store); err != nil {
+				klog.FromContext(ctx).Error(err, "Listing image streams for automatic imports")
+			}
+			<-ctx.Done()
+		}, func() { ctrl.SetLeading(false) })
 		return nil
 	})
 }

@@ -124,3 +124,18 @@ func shortContentType(ct string) string {
 	}
 	return "protobuf"
 }
+
+// TestAutomaticImportsLease: behind kube-apiserver one replica at a time runs the automatic
+// imports, holding a Lease in the server's namespace with the server's own identity (the
+// manifests grant it exactly that Lease).
+func TestAutomaticImportsLease(t *testing.T) {
+	var holder string
+	err := wait.PollUntilContextTimeout(testContext(t), 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		out, err := st.run(ctx, "admin", "", "get", "lease", "image-apiserver-automatic-imports", "-n", "image-system", "-o", "jsonpath={.spec.holderIdentity}")
+		holder = out
+		return err == nil && out != "", nil
+	})
+	if err != nil {
+		t.Fatalf("no replica holds the automatic-imports Lease: %q", holder)
+	}
+}

@@ -19,18 +19,22 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
 	basecompatibility "k8s.io/component-base/compatibility"
 	logsapi "k8s.io/component-base/logs/api/v1"
 	kubeversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
+	"k8s.io/apimachinery/pkg/util/uuid"
 	imagev1 "github.com/openshift/api/image/v1"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/image-apiserver/image-apiserver/pkg/admission/validutf8"
 	v1defaults "github.com/image-apiserver/image-apiserver/pkg/apis/image/v1"
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
+	"github.com/image-apiserver/image-apiserver/pkg/controller/leader"
 	"github.com/image-apiserver/image-apiserver/pkg/importer"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagesecret"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
@@ -410,6 +414,11 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 			return nil, err
 		}
 		extra.Secrets = secrets
+		election, err := automaticImportsElection(cfg.ClientConfig)
+		if err != nil {
+			return nil, err
+		}
+		extra.Election = election
 	}
 	return &apiserver.Config{GenericConfig: cfg, ExtraConfig: extra}, nil
 }
@@ -511,4 +520,25 @@ func longRunningImports(base apirequest.LongRunningRequestCheck) apirequest.Long
 		}
 		return base != nil && base(r, info)
 	}
+}
+
+// automaticImportsElection is the Lease the replicas of an aggregated server compete for, so
+// that one at a time runs the automatic imports. It lives in the server's own namespace
+// (POD_NAMESPACE, else the ServiceAccount's, else image-system).
+func automaticImportsElection(clientConfig *rest.Config) (*leader.Election, error) {
+	client, err := kubernetes.NewForConfig(clientConfig)
+	if err != nil {
+		return nil, err
+	}
+	namespace := os.Getenv("POD_NAMESPACE")
+	if namespace == "" {
+		if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+			namespace = strings.TrimSpace(string(data))
+		}
+	}
+	if namespace == "" {
+		namespace = "image-system"
+	}
+	host, _ := os.Hostname()
+	return &leader.Election{Client: client, Namespace: namespace, Name: "image-apiserver-automatic-imports", Identity: host + "_" + string(uuid.NewUUID())}, nil
 }

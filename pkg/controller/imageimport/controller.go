@@ -12,6 +12,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
@@ -50,6 +51,9 @@ type Controller struct {
 	read     StreamReader
 	queue    workqueue.TypedRateLimitingInterface[string]
 	limiter  *rate.Limiter
+
+	// leading says this replica imports; with several replicas one leads at a time (a Lease).
+	leading atomic.Bool
 
 	mu sync.Mutex
 	// scheduled holds the streams with scheduled tags; due, those whose turn has come.
@@ -92,6 +96,19 @@ func (c *Controller) Observe(stream *imagev1.ImageStream) {
 	if len(TagsToImport(stream, false)) > 0 {
 		c.queue.Add(k)
 	}
+}
+
+// SetLeading starts or stops this replica's imports. Streams observed while not leading are
+// dropped: when this replica comes to lead, Resync looks at every stream again.
+func (c *Controller) SetLeading(leading bool) { c.leading.Store(leading) }
+
+// Resync observes every stream of source again, as a replica that comes to lead must.
+func (c *Controller) Resync(ctx context.Context, source listwatch.Source) error {
+	return listwatch.ListAll(ctx, source, listwatch.DefaultPageSize, func(obj runtime.Object) {
+		if stream, ok := obj.(*imagev1.ImageStream); ok {
+			c.Observe(stream)
+		}
+	})
 }
 
 // Forget drops a deleted stream.
@@ -196,6 +213,9 @@ func (c *Controller) next(ctx context.Context) bool {
 }
 
 func (c *Controller) sync(ctx context.Context, k string) error {
+	if !c.leading.Load() {
+		return nil
+	}
 	namespace, name := splitKey(k)
 	stream, err := c.read(ctx, namespace, name)
 	if err != nil || stream == nil {

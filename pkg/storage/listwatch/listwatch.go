@@ -170,3 +170,30 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// ListAll lists every object of source, page by page, handing each to f.
+func ListAll(ctx context.Context, source Source, pageSize int64, f func(runtime.Object)) error {
+	ctx = genericapirequest.WithNamespace(ctx, metav1.NamespaceAll)
+	options := &metainternalversion.ListOptions{Limit: pageSize}
+	for {
+		obj, err := source.List(ctx, options)
+		if err != nil {
+			return err
+		}
+		items, err := meta.ExtractList(obj)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			f(item)
+		}
+		list, err := meta.ListAccessor(obj)
+		if err != nil {
+			return err
+		}
+		if list.GetContinue() == "" {
+			return nil
+		}
+		options = &metainternalversion.ListOptions{Limit: pageSize, Continue: list.GetContinue()}
+	}
+}
