@@ -27,8 +27,8 @@ import (
 	kubeversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
-	"k8s.io/apimachinery/pkg/util/uuid"
 	imagev1 "github.com/openshift/api/image/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/image-apiserver/image-apiserver/pkg/admission/validutf8"
