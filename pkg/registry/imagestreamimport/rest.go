@@ -81,14 +81,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	}
 	// The client's resourceVersion and UID are preconditions on the target stream.
 	rv, uid := isi.ResourceVersion, isi.UID
-	rest.FillObjectMetaSystemFields(isi)
-	if err := rest.BeforeCreate(r.strategy, ctx, isi); err != nil {
+	if err := tagwrite.PrepareCreate(ctx, r.strategy, isi, createValidation); err != nil {
 		return nil, err
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, isi.DeepCopyObject()); err != nil {
-			return nil, err
-		}
 	}
 	return r.run(ctx, isi, rv, uid, len(options.DryRun) > 0)
 }

@@ -136,14 +136,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not an ImageStreamTag: %T", obj))
 	}
-	rest.FillObjectMetaSystemFields(ist)
-	if err := rest.BeforeCreate(r.strategy, ctx, ist); err != nil {
+	if err := tagwrite.PrepareCreate(ctx, r.strategy, ist, createValidation); err != nil {
 		return nil, err
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, ist.DeepCopyObject()); err != nil {
-			return nil, err
-		}
 	}
 	// Validation proved the name's form.
 	streamName, tag, _ := tagwrite.SplitName(ist.Name)

@@ -135,14 +135,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not an ImageTag: %T", obj))
 	}
-	rest.FillObjectMetaSystemFields(itag)
-	if err := rest.BeforeCreate(r.strategy, ctx, itag); err != nil {
+	if err := tagwrite.PrepareCreate(ctx, r.strategy, itag, createValidation); err != nil {
 		return nil, err
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, itag.DeepCopyObject()); err != nil {
-			return nil, err
-		}
 	}
 	// Validation proved the name's form and that spec is set.
 	streamName, tag, _ := tagwrite.SplitName(itag.Name)

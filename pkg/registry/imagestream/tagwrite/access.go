@@ -183,14 +183,8 @@ func (a *Access) UpdatedObject(ctx context.Context, resource schema.GroupResourc
 		objMeta.SetLabels(stream.Labels)
 	}
 	if !exists {
-		rest.FillObjectMetaSystemFields(objMeta)
-		if err := rest.BeforeCreate(strategy, ctx, obj); err != nil {
+		if err := PrepareCreate(ctx, strategy, obj, createValidation); err != nil {
 			return nil, "", err
-		}
-		if createValidation != nil {
-			if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-				return nil, "", err
-			}
 		}
 		return obj, rv, nil
 	}
@@ -236,4 +230,21 @@ func (a *Access) DeleteTag(ctx context.Context, resource schema.GroupResource, n
 		return nil, false, err
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess, Details: &metav1.StatusDetails{Group: resource.Group, Kind: resource.Resource, Name: name}}, true, nil
+}
+
+// PrepareCreate does for an object that is not stored as itself what the generic store does
+// before a create: system fields, the strategy's preparation and validation, admission.
+func PrepareCreate(ctx context.Context, strategy rest.RESTCreateStrategy, obj runtime.Object, createValidation rest.ValidateObjectFunc) error {
+	objMeta, err := meta.Accessor(obj)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	rest.FillObjectMetaSystemFields(objMeta)
+	if err := rest.BeforeCreate(strategy, ctx, obj); err != nil {
+		return err
+	}
+	if createValidation != nil {
+		return createValidation(ctx, obj.DeepCopyObject())
+	}
+	return nil
 }
