@@ -111,6 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("the body must be %s", MediaType), http.StatusUnsupportedMediaType)
 		return
 	}
+	// The API's request filters (body timeout among them) do not run for this path: bound
+	// the time a body may take here. A server that cannot set it keeps its own timeouts.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.Timeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
