@@ -15,7 +15,7 @@
 //
 // The registry's configuration (the token is the content of the server's
 // --registry-notifications-token-file; the default timeout of 1s is too short for reading a
-// manifest list back):
+// manifest list back; the registry verifies the server's certificate with its system roots):
 //
 //	notifications:
 //	  endpoints:

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/spf13/pflag"
+	cliflag "k8s.io/component-base/cli/flag"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/importer"
@@ -27,10 +27,11 @@ type NotificationOptions struct {
 // spare public registries) would make a busy registry's queue grow.
 const notificationRegistryQPS = 100
 
-// AddFlags registers the flags.
-func (o *NotificationOptions) AddFlags(fs *pflag.FlagSet) {
+// AddFlags registers the flags in the image-apiserver section.
+func (o *NotificationOptions) AddFlags(fss *cliflag.NamedFlagSets) {
+	fs := fss.FlagSet("image-apiserver")
 	fs.StringVar(&o.TokenFile, "registry-notifications-token-file", o.TokenFile, "File holding the bearer token a CNCF distribution registry sends (its notification endpoint's Authorization header) to "+notifications.Path+". With it, the server records the registry's manifest pushes: by tag as ImageStreamMappings (the stream created when missing), by digest as Images. Without it the endpoint is not served. The token is read at start.")
-	fs.StringVar(&o.RegistryHost, "registry-notifications-registry-host", o.RegistryHost, "Registry host[:port] that pushed images are referenced by (dockerImageReference <host>/<namespace>/<name>@<digest>). Default: the host the pushing client named. The manifest is always read from the URL the registry announces in its event.")
+	fs.StringVar(&o.RegistryHost, "registry-notifications-registry-host", o.RegistryHost, "Registry host[:port] that pushed images are referenced by (dockerImageReference <host>/<namespace>/<name>@<digest>). Default: the host the pushing client named (its Host header, as the registry reports it); set it when clients may reach the registry under names others cannot pull from. The manifest is always read from the URL the registry announces in its event.")
 }
 
 // Validate checks the flags.

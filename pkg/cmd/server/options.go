@@ -157,7 +157,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.MaxImagesBulkImportedPerRepository, "max-images-bulk-imported-per-repository", o.MaxImagesBulkImportedPerRepository, "How many tags an ImageStreamImport of a whole repository takes, in OpenShift's priority order (latest, then versions, newest first); the others are listed in status.repository.additionalTags. -1 takes all.")
 	fs.StringVar(&o.ImageImportMode, "image-import-mode", o.ImageImportMode, "Import mode of spec tags and imports that name none: Legacy (a manifest list is imported as the one image of this server's platform) or PreserveOriginal (the list and every image in it).")
 	fs.StringVar(&o.ImportDockerConfig, "import-docker-config", o.ImportDockerConfig, "A docker config.json whose credentials ImageStreamImport uses for registries. Aggregated servers use the namespace's pull secrets instead.")
-	o.Notifications.AddFlags(fs)
+	o.Notifications.AddFlags(&fss)
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
