@@ -3,6 +3,7 @@ package notifications
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
@@ -119,6 +120,15 @@ func pushOf(ev Event, hostOverride string) (push, error) {
 		return push{}, fmt.Errorf("target.url %q is not an http(s) URL", t.URL)
 	}
 	p.registryURL = &url.URL{Scheme: u.Scheme, Host: u.Host}
+	if u.Port() == "" {
+		// A host without a dot or port ("registry", a service name) would be read as the
+		// first path component of a Docker Hub repository; an explicit port keeps it a host.
+		port := "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+		p.registryURL.Host = net.JoinHostPort(u.Hostname(), port)
+	}
 	switch {
 	case hostOverride != "":
 		p.host = hostOverride

@@ -36,6 +36,8 @@ func TestPushOf(t *testing.T) {
 		// ignored or rejected (error text) when want is empty
 		ignored  bool
 		rejected string
+		// url is the registry URL to read from; default https://registry.internal:5000
+		url string
 	}{
 		{
 			name:  "push by tag",
@@ -57,6 +59,12 @@ func TestPushOf(t *testing.T) {
 			name:  "host from the URL without request.host",
 			event: manifestPush(func(e *Event) { e.Request.Host = "" }),
 			want:  push{id: "ev-1", host: "registry.internal:5000", namespace: "team", name: "app", tag: "1.0", digest: testDigest},
+		},
+		{
+			name:  "a URL host without a port",
+			event: manifestPush(func(e *Event) { e.Target.URL = "http://registry/v2/team/app/manifests/" + testDigest }),
+			want:  push{id: "ev-1", host: "registry.example.com", namespace: "team", name: "app", tag: "1.0", digest: testDigest},
+			url:   "http://registry:80",
 		},
 		{name: "pull", event: manifestPush(func(e *Event) { e.Action = "pull" }), ignored: true},
 		{name: "delete", event: manifestPush(func(e *Event) { e.Action = "delete" }), ignored: true},
@@ -88,7 +96,11 @@ func TestPushOf(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got.registryURL == nil || got.registryURL.String() != "https://registry.internal:5000" {
+				wantURL := tt.url
+				if wantURL == "" {
+					wantURL = "https://registry.internal:5000"
+				}
+				if got.registryURL == nil || got.registryURL.String() != wantURL {
 					t.Errorf("registry URL %v", got.registryURL)
 				}
 				got.registryURL = nil
