@@ -63,6 +63,8 @@ type ExtraConfig struct {
 	// ImportKeychain holds the credentials of imports when there are no pull secrets to read
 	// (standalone); nil is anonymous.
 	ImportKeychain authn.Keychain
+	// Notifications, when set, serves a standard registry's push notifications.
+	Notifications *NotificationsConfig
 }
 
 // Config is the whole server configuration.
@@ -106,6 +108,9 @@ func (c CompletedConfig) New() (*ImageAPIServer, error) {
 	groupInfo.PrioritizedVersions = []schema.GroupVersion{imagev1.GroupVersion}
 	groupInfo.VersionedResourcesStorageMap[imagev1.GroupVersion.Version] = storage
 	if err := generic.InstallAPIGroup(&groupInfo); err != nil {
+		return nil, err
+	}
+	if err := c.installNotifications(generic, storage); err != nil {
 		return nil, err
 	}
 	return &ImageAPIServer{GenericAPIServer: generic}, nil

@@ -91,6 +91,8 @@ type Options struct {
 	// RequestBodyTimeout bounds how long a request body may take to arrive once the server
 	// reads it; 0 disables the bound.
 	RequestBodyTimeout durationFlag
+	// Notifications configure the registry notification endpoint.
+	Notifications NotificationOptions
 }
 
 // defaultImageIndexMaxBytes bounds the image index at 512 MiB: some 700 000 images.
@@ -166,6 +168,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.ImportDockerConfig, "import-docker-config", o.ImportDockerConfig, "A docker config.json whose credentials ImageStreamImport uses for registries. Aggregated servers use the namespace's pull secrets instead.")
 	fs.Var(&o.ScheduledImageImportInterval, "scheduled-image-import-interval", "How often spec tags with importPolicy.scheduled are imported again, spread over the interval.")
 	fs.IntVar(&o.MaxScheduledImageImportsPerMinute, "max-scheduled-image-imports-per-minute", o.MaxScheduledImageImportsPerMinute, "At most this many scheduled imports start in a minute.")
+	o.Notifications.AddFlags(&fss)
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
@@ -292,6 +295,7 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, validateRegistryHostname("--registry-hostname", o.RegistryHostname)...)
 	errs = append(errs, validateRegistryHostname("--public-registry-hostname", o.PublicRegistryHostname)...)
+	errs = append(errs, o.Notifications.Validate()...)
 	if err := logsapi.ValidateAndApply(o.Logs, nil); err != nil {
 		errs = append(errs, err)
 	}
@@ -405,6 +409,11 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		}
 		extra.ImportKeychain = keychain
 	}
+	notifications, err := o.Notifications.config(extra.ImportKeychain)
+	if err != nil {
+		return nil, err
+	}
+	extra.Notifications = notifications
 	cfg.LongRunningFunc = longRunningImports(cfg.LongRunningFunc)
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own
