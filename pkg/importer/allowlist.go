@@ -7,9 +7,9 @@ import (
 )
 
 // allowed reports whether src's registry is on the allow-list; an empty list allows all.
-// Patterns are "host", "host:port" or "*.domain[:port]" (path.Match globbing on the host). A
-// pattern without a port matches the registry without one and on the default port of the
-// scheme the import may use: 443, or 80 for insecure images.
+// Patterns are "host", "host:port" or "*.domain[:port]" (path.Match globbing on the host), and
+// "host:*" for any port. A pattern without a port matches the registry without one and on the
+// default port of the scheme the import may use: 443, or 80 for insecure images.
 func (imp *Importer) allowed(src source) bool {
 	if len(imp.opts.AllowedRegistries) == 0 {
 		return true
@@ -21,6 +21,8 @@ func (imp *Importer) allowed(src source) bool {
 			continue
 		}
 		switch {
+		case pPort == "*":
+			return true
 		case pPort != "":
 			if pPort == port {
 				return true

@@ -187,6 +187,8 @@ func TestAllowedRegistries(t *testing.T) {
 		{[]string{"quay.io", reg.host}, true},
 		{[]string{"127.0.0.*:" + strings.Split(reg.host, ":")[1]}, true},
 		{[]string{"127.0.0.1"}, false}, // another port
+		{[]string{"127.0.0.1:*"}, true}, // any port
+		{[]string{"localhost:*"}, false},
 		{[]string{"quay.io", "*.example.com"}, false},
 	} {
 		opts := fastOptions(t)

@@ -358,7 +358,8 @@ func TestConcurrentTagWrites(t *testing.T) {
 				case i < 12: // unconditional updates of one tag through imagetags
 					_, errs[i] = c.ImageV1().ImageTags(ns).Update(ctx, &imagev1.ImageTag{
 						ObjectMeta: metav1.ObjectMeta{Name: "hot:shared"},
-						Spec:       &imagev1.TagReference{Name: "shared", From: &corev1.ObjectReference{Kind: "DockerImage", Name: fmt.Sprintf("quay.io/example/hot:shared-%d", i)}},
+						// A reference: nothing to import, so only these writes move the generation.
+						Spec: &imagev1.TagReference{Name: "shared", From: &corev1.ObjectReference{Kind: "DockerImage", Name: fmt.Sprintf("quay.io/example/hot:shared-%d", i)}, Reference: true},
 					}, metav1.UpdateOptions{})
 				default: // deletes
 					errs[i] = c.ImageV1().ImageStreamTags(ns).Delete(ctx, fmt.Sprintf("hot:gone-%d", i-12), metav1.DeleteOptions{})

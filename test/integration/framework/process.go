@@ -49,6 +49,9 @@ type Options struct {
 	ExtraArgs []string
 }
 
+// LoopbackRegistriesOnly is the server flag that keeps a test server's imports on loopback.
+const LoopbackRegistriesOnly = "--allowed-registries-for-import=127.0.0.1:*,localhost:*"
+
 // StartServer starts a standalone server and waits until /readyz answers 200. It is stopped
 // (SIGTERM) when the test ends; its log is printed if the test failed.
 func StartServer(t testing.TB, opts Options) *Server {
@@ -77,6 +80,9 @@ func StartServer(t testing.TB, opts Options) *Server {
 		s.args = []string{
 			"--standalone", "--data-dir", dataDir, "--secure-port", strconv.Itoa(port),
 			"--write-kubeconfig", s.Kubeconfig, "--registry-hostname", "registry.test:5000",
+			// Tests reach only loopback: imports (and the automatic imports of spec tags such
+			// as quay.io/example/...) may read only registries the tests run.
+			LoopbackRegistriesOnly,
 		}
 		if opts.EtcdServers != "" {
 			s.args = append(s.args, "--etcd-servers", opts.EtcdServers)
