@@ -186,7 +186,7 @@ func TestAllowedRegistries(t *testing.T) {
 		{nil, true},
 		{[]string{"quay.io", reg.host}, true},
 		{[]string{"127.0.0.*:" + strings.Split(reg.host, ":")[1]}, true},
-		{[]string{"127.0.0.1"}, false}, // another port
+		{[]string{"127.0.0.1"}, false},  // another port
 		{[]string{"127.0.0.1:*"}, true}, // any port
 		{[]string{"localhost:*"}, false},
 		{[]string{"quay.io", "*.example.com"}, false},
