@@ -124,6 +124,19 @@ func TestImageStreamImport(t *testing.T) {
 			t.Errorf("a preview created the stream: %v", err)
 		}
 
+		// kubectl creates an import from a manifest, with its default client-side validation.
+		out, err := kubectl(t, s, fmt.Sprintf(`apiVersion: image.openshift.io/v1
+kind: ImageStreamImport
+metadata: {name: app, namespace: %s}
+spec:
+  images:
+  - from: {kind: DockerImage, name: %s}
+    importPolicy: {insecure: true}
+`, ns, pullSpec), "create", "-f", "-", "-o", "jsonpath={.status.images[0].status.status}")
+		if err != nil || out != "Success" {
+			t.Errorf("kubectl create -f of a preview import: %v\n%s", err, out)
+		}
+
 		// Import: the stream is created with the tag, its event and the Image.
 		imported, err := imports.Create(ctx, importOf("app", true, "", pullSpec), metav1.CreateOptions{})
 		if err != nil {
