@@ -13,8 +13,8 @@ import (
 )
 
 // TestImportWithCredentials: ImageStreamImport from a real registry that requires a login
-// (htpasswd) succeeds with the credentials of --import-docker-config, and without them is
-// that image's 401 inside the request's 201, with nothing imported.
+// (htpasswd) succeeds with the credentials of --import-docker-config, and without them or
+// with a wrong password is that image's 401 inside the request's 201, with nothing imported.
 func TestImportWithCredentials(t *testing.T) {
 	const user, password = "puller", "pull-s3cret"
 	reg := startRegistry(t, registryOptions{user: user, password: password})
@@ -24,6 +24,7 @@ func TestImportWithCredentials(t *testing.T) {
 	// StartServer allows imports from loopback registries only, which is where this one is.
 	withCreds := framework.StartServer(t, framework.Options{ExtraArgs: []string{"--import-docker-config", reg.dockerConfig(user, password)}})
 	withoutCreds := framework.StartServer(t, framework.Options{})
+	wrongCreds := framework.StartServer(t, framework.Options{ExtraArgs: []string{"--import-docker-config", reg.dockerConfig(user, "wrong")}})
 	ctx := testContext(t)
 
 	for _, ct := range framework.ContentTypes {
@@ -51,19 +52,23 @@ func TestImportWithCredentials(t *testing.T) {
 		checkImage(t, image, wantRef, img)
 	}
 
-	c := withoutCreds.ImageClient(framework.ContentTypes[0]).ImageV1()
-	isi, err := c.ImageStreamImports("nocreds").Create(ctx, importOf("app", pullSpec), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := isi.Status.Images[0].Status; st.Status != metav1.StatusFailure || st.Code != 401 || st.Reason != metav1.StatusReasonUnauthorized {
-		t.Errorf("import without credentials: %+v", st)
-	}
-	if _, err := c.Images().Get(ctx, digest, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("an unauthorized import created the image: %v", err)
-	}
-	if stream, err := c.ImageStreams("nocreds").Get(ctx, "app", metav1.GetOptions{}); err == nil && imageutil.LatestTagEvent(stream, "1.0") != nil {
-		t.Errorf("an unauthorized import tagged an image: %+v", stream.Status.Tags)
+	// Without credentials, and with a wrong password (after which the server retries once
+	// anonymously, as OpenShift does): the entry's 401, nothing imported.
+	for what, s := range map[string]*framework.Server{"without credentials": withoutCreds, "with a wrong password": wrongCreds} {
+		c := s.ImageClient(framework.ContentTypes[0]).ImageV1()
+		isi, err := c.ImageStreamImports("nocreds").Create(ctx, importOf("app", pullSpec), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("import %s: %v", what, err)
+		}
+		if st := isi.Status.Images[0].Status; st.Status != metav1.StatusFailure || st.Code != 401 || st.Reason != metav1.StatusReasonUnauthorized {
+			t.Errorf("import %s: %+v", what, st)
+		}
+		if _, err := c.Images().Get(ctx, digest, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("an import %s created the image: %v", what, err)
+		}
+		if stream, err := c.ImageStreams("nocreds").Get(ctx, "app", metav1.GetOptions{}); err == nil && imageutil.LatestTagEvent(stream, "1.0") != nil {
+			t.Errorf("an import %s tagged an image: %+v", what, stream.Status.Tags)
+		}
 	}
 }
 
