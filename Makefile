@@ -23,7 +23,7 @@ GO_TEST_FLAGS ?=
 export IMAGE_APISERVER_BIN := $(abspath $(BIN)/image-apiserver)
 export REAL_BINARIES_DIR   := $(abspath $(BIN))
 
-.PHONY: all build run test verify unit test-integration faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream scale scale-short e2e image clean
+.PHONY: all build run test verify unit test-integration test-registry faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream scale scale-short e2e image clean
 
 all: build
 
@@ -42,9 +42,10 @@ run: build ## Start a standalone server with an embedded etcd; writes _output/ku
 tools: ## Build the real etcd, kube-apiserver and kubectl the tests use (cached by go.sum hash).
 	hack/build-realbins.sh
 
-verify: ## gofmt, go vet, go mod tidy and generated code are clean.
+verify: ## gofmt, go vet, go mod tidy (of the nested test modules too) and generated code are clean.
 	@out=$$(gofmt -l cmd pkg test); if [[ -n "$$out" ]]; then echo "gofmt needed: $$out"; exit 1; fi
 	go vet ./...
+	hack/verify-nested-modules.sh
 	hack/verify-codegen.sh
 	@cp go.mod $(OUTPUT)/go.mod.bak 2>/dev/null || { mkdir -p $(OUTPUT); cp go.mod $(OUTPUT)/go.mod.bak; }
 	@cp go.sum $(OUTPUT)/go.sum.bak
@@ -59,6 +60,10 @@ unit: ## Unit tests (packages under pkg/ and cmd/).
 test-integration: build tools ## Integration tests: the real binary over HTTPS, real etcd, real kubectl (under the race detector).
 	# -count=1: the tests run binaries, which the test cache does not see change.
 	go test -race $(GO_TEST_FLAGS) -count=1 -timeout 20m ./test/integration/...
+
+test-registry: build ## Tests against a real CNCF distribution registry run in-process (test/registry, a nested module): push notifications and imports with credentials.
+	# -count=1: the tests run the server binary, which the test cache does not see change.
+	cd test/registry && go test $(GO_TEST_FLAGS) -count=1 -timeout 10m ./...
 
 faults-short: build tools ## The fault suite's short form: a few scenarios at concurrency 16 (part of make test).
 	status=0; FAULTS_REPORT=$(abspath $(OUTPUT))/faults-short.md \
@@ -84,7 +89,7 @@ fuzz: ## Every Go fuzz target in turn, FUZZTIME each (default 60s); failing inpu
 fuzz-short: ## Every fuzz target for 5s, as make test runs them.
 	FUZZTIME=5s hack/fuzz.sh
 
-test: verify unit fuzz-short test-integration e2e faults-short scale-short ## Everything CI runs.
+test: verify unit fuzz-short test-integration test-registry e2e faults-short scale-short ## Everything CI runs.
 
 bench: build tools ## Mapping throughput vs raw etcd transactions, at concurrency 1, 16 and 64.
 	go test -run '^$$' -bench BenchmarkMappingThroughput -benchtime 1x -timeout 20m ./test/bench/
