@@ -4,19 +4,23 @@ package apiserver
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	imagev1 "github.com/openshift/api/image/v1"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/klog/v2"
 
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/install"
 	"github.com/image-apiserver/image-apiserver/pkg/controller/imageimport"
 	"github.com/image-apiserver/image-apiserver/pkg/controller/leader"
 	"github.com/image-apiserver/image-apiserver/pkg/imageindex"
@@ -33,7 +37,9 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreamtag"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagetag"
+	"github.com/image-apiserver/image-apiserver/pkg/server/mappingfastpath"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/rawwatch"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 	"github.com/image-apiserver/image-apiserver/pkg/streamcache"
 )
@@ -65,6 +71,9 @@ type ExtraConfig struct {
 	ImportKeychain authn.Keychain
 	// Notifications, when set, serves a standard registry's push notifications.
 	Notifications *NotificationsConfig
+	// MappingFastPath serves plain mapping creates without the generic create handler's
+	// managed-fields work (package mappingfastpath).
+	MappingFastPath bool
 }
 
 // Config is the whole server configuration.
@@ -91,6 +100,7 @@ func (c *Config) Complete() CompletedConfig {
 
 // New builds the server and installs the image.openshift.io group.
 func (c CompletedConfig) New() (*ImageAPIServer, error) {
+	fastPath := c.mappingFastPath()
 	generic, err := c.GenericConfig.New("image-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
@@ -110,10 +120,53 @@ func (c CompletedConfig) New() (*ImageAPIServer, error) {
 	if err := generic.InstallAPIGroup(&groupInfo); err != nil {
 		return nil, err
 	}
+	if fastPath != nil {
+		fastPath.Serve(storage["imagestreammappings"].(rest.Creater))
+	}
 	if err := c.installNotifications(generic, storage); err != nil {
 		return nil, err
 	}
 	return &ImageAPIServer{GenericAPIServer: generic}, nil
+}
+
+// mappingFastPath puts the mapping route in front of the API handler, inside the filter chain
+// (authentication, authorization, audit and the rest run before it). It serves nothing until
+// the storage is installed; nil when the fast path is off.
+func (c CompletedConfig) mappingFastPath() *mappingfastpath.Route {
+	if !c.ExtraConfig.MappingFastPath {
+		return nil
+	}
+	gc := c.GenericConfig.Config
+	route := mappingfastpath.New(mappingfastpath.Config{
+		Serializer:          Codecs,
+		HubGroupVersion:     install.InternalGroupVersion,
+		Admission:           gc.AdmissionControl,
+		ObjectInterfaces:    objectInterfaces{equivalents: gc.EquivalentResourceRegistry},
+		MaxRequestBodyBytes: gc.MaxRequestBodyBytes,
+	})
+	build := gc.BuildHandlerChainFunc
+	gc.BuildHandlerChainFunc = func(apiHandler http.Handler, c *genericapiserver.Config) http.Handler {
+		return build(route.Wrap(apiHandler), c)
+	}
+	return route
+}
+
+// objectInterfaces is what admission plugins get to create, type, default and convert
+// objects: the scheme, and the server's registry of equivalent resources, as the generic
+// handler gives them.
+type objectInterfaces struct {
+	equivalents runtime.EquivalentResourceMapper
+}
+
+func (objectInterfaces) GetObjectCreater() runtime.ObjectCreater     { return Scheme }
+func (objectInterfaces) GetObjectTyper() runtime.ObjectTyper         { return Scheme }
+func (objectInterfaces) GetObjectDefaulter() runtime.ObjectDefaulter { return Scheme }
+func (objectInterfaces) GetObjectConvertor() runtime.ObjectConvertor { return Scheme }
+func (o objectInterfaces) GetEquivalentResourceMapper() runtime.EquivalentResourceMapper {
+	if o.equivalents == nil {
+		return runtime.NewEquivalentResourceRegistry()
+	}
+	return o.equivalents
 }
 
 // v1Storage returns the storage of every v1 resource.
@@ -131,8 +184,20 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 	streams.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	streamStatus.SetMaxBytes(c.ExtraConfig.MaxImageStreamBytes)
 	streams.Strategy().SetMaxTagHistory(c.ExtraConfig.MaxTagHistory)
-	cache := c.streamCache(server, streams)
-	writer, err := c.streamWriter(server, images, streams, cache)
+	client, err := c.etcdClient(server)
+	if err != nil {
+		return nil, err
+	}
+	streamSource, err := c.watchSource(streams.Store, client)
+	if err != nil {
+		return nil, err
+	}
+	imageSource, err := c.watchSource(images.Store, client)
+	if err != nil {
+		return nil, err
+	}
+	cache := c.streamCache(server, streamSource)
+	writer, err := c.streamWriter(images, streams, cache, client)
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +222,8 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		Keychains:     c.importKeychains,
 		ImageStrategy: imageregistry.NewStrategy(Scheme),
 	})
-	c.automaticImports(server, streams, cache, imports)
-	layers := c.layersStorage(server, images, streams)
+	c.automaticImports(server, streams, streamSource, cache, imports)
+	layers := c.layersStorage(server, images, imageSource, streams)
 	if cache != nil {
 		layers.SetStreamCache(cache)
 	}
@@ -179,14 +244,14 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 
 // streamCache is the cache of current streams the writer and the layers read (nil when
 // --imagestream-cache-max-bytes is 0), fed from the imagestreams storage once the server runs.
-func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, streams *imagestream.REST) *streamcache.Cache {
+func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, streams listwatch.Source) *streamcache.Cache {
 	if c.ExtraConfig.StreamCacheMaxBytes == 0 {
 		return nil
 	}
 	cache := streamcache.New(c.ExtraConfig.StreamCacheMaxBytes)
 	streamcache.RegisterMetrics(cache)
 	server.AddPostStartHookOrDie("imagestream-cache", func(hookCtx genericapiserver.PostStartHookContext) error {
-		go cache.Run(hookCtx, streams.Store)
+		go cache.Run(hookCtx, streams)
 		return nil
 	})
 	return cache
@@ -195,7 +260,7 @@ func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, 
 // layersStorage serves imagestreams/layers from an index of every image, fed from the images
 // storage once the server runs and stopped with it. Readiness does not wait for it to load:
 // until it has, layers and imagestreamimages answer 504, which clients retry.
-func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST) *imagestreamlayers.REST {
+func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, imageSource listwatch.Source, streams *imagestream.REST) *imagestreamlayers.REST {
 	index := imageindex.New()
 	imageindex.RegisterMetrics(index)
 	if c.ExtraConfig.ImageIndexMaxBytes == 0 {
@@ -203,17 +268,42 @@ func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer
 	} else {
 		index.SetMaxBytes(c.ExtraConfig.ImageIndexMaxBytes)
 		server.AddPostStartHookOrDie("image-index", func(hookCtx genericapiserver.PostStartHookContext) error {
-			go index.Run(hookCtx, images.Store)
+			go index.Run(hookCtx, imageSource)
 			return nil
 		})
 	}
 	return imagestreamlayers.NewREST(index, streams.Store, images.Store)
 }
 
+// etcdClient is the server's own etcd client, beside the generic stores': the stream writer's
+// transactions and the watches that feed the stream cache and the image index use it.
+func (c CompletedConfig) etcdClient(server *genericapiserver.GenericAPIServer) (*clientv3.Client, error) {
+	opts, err := c.GenericConfig.RESTOptionsGetter.GetRESTOptions(imagev1.Resource("imagestreams"), nil)
+	if err != nil {
+		return nil, err
+	}
+	client, err := txn.NewClient(context.Background(), opts.StorageConfig.Transport)
+	if err != nil {
+		return nil, err
+	}
+	server.RegisterDestroyFunc(func() { _ = client.Close() })
+	return client, nil
+}
+
+// watchSource lists a resource through its Store and watches it straight from etcd, without
+// the previous value of each change (package rawwatch).
+func (c CompletedConfig) watchSource(store *genericregistry.Store, client *clientv3.Client) (listwatch.Source, error) {
+	resource, err := txn.ResourceFor(store, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	return rawwatch.Source{Lister: store, Client: client, Resource: resource}, nil
+}
+
 // streamWriter is the one writer of every change to a stream: mappings and tag writes (D6,
 // D14, D15). Its transactions go through an etcd client of its own, reading and writing keys
 // exactly as the images and imagestreams stores do, and through one txn.Group.
-func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, streams *imagestream.REST, cache *streamcache.Cache) (*streamwriter.Writer, error) {
+func (c CompletedConfig) streamWriter(images *imageregistry.REST, streams *imagestream.REST, cache *streamcache.Cache, client *clientv3.Client) (*streamwriter.Writer, error) {
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 	imageResource, err := txn.ResourceFor(images.Store, optsGetter)
 	if err != nil {
@@ -223,15 +313,6 @@ func (c CompletedConfig) streamWriter(server *genericapiserver.GenericAPIServer,
 	if err != nil {
 		return nil, err
 	}
-	opts, err := optsGetter.GetRESTOptions(imagev1.Resource("imagestreams"), nil)
-	if err != nil {
-		return nil, err
-	}
-	client, err := txn.NewClient(context.Background(), opts.StorageConfig.Transport)
-	if err != nil {
-		return nil, err
-	}
-	server.RegisterDestroyFunc(func() { _ = client.Close() })
 	txn.RegisterMetrics()
 	streamwriter.RegisterMetrics()
 	strategy := streams.Strategy()
@@ -272,7 +353,7 @@ func (c CompletedConfig) importKeychains(ctx context.Context, namespace string) 
 // automaticImports runs the imports that happen by themselves (D17): spec tags from
 // DockerImage that are new or changed, and scheduled tags every interval. It sees streams
 // change through the stream cache's feed, or through a list and watch of its own without one.
-func (c CompletedConfig) automaticImports(server *genericapiserver.GenericAPIServer, streams *imagestream.REST, cache *streamcache.Cache, imports *imagestreamimport.REST) {
+func (c CompletedConfig) automaticImports(server *genericapiserver.GenericAPIServer, streams *imagestream.REST, streamSource listwatch.Source, cache *streamcache.Cache, imports *imagestreamimport.REST) {
 	read := func(ctx context.Context, namespace, name string) (*imagev1.ImageStream, error) {
 		obj, err := streams.Get(genericapirequest.WithNamespace(ctx, namespace), name, &metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -292,7 +373,7 @@ func (c CompletedConfig) automaticImports(server *genericapiserver.GenericAPISer
 	}
 	server.AddPostStartHookOrDie("automatic-image-imports", func(hookCtx genericapiserver.PostStartHookContext) error {
 		if cache == nil {
-			go listwatch.Run(hookCtx, "automatic-image-imports", streams.Store, ctrl.Sink(), listwatch.DefaultPageSize)
+			go listwatch.Run(hookCtx, "automatic-image-imports", streamSource, ctrl.Sink(), listwatch.DefaultPageSize)
 		}
 		go ctrl.Run(hookCtx)
 		if c.ExtraConfig.Election == nil {

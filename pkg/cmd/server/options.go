@@ -40,6 +40,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestreammapping"
 	"github.com/image-apiserver/image-apiserver/pkg/server/filters"
+	"github.com/image-apiserver/image-apiserver/pkg/server/gcfloor"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
 	"github.com/image-apiserver/image-apiserver/pkg/version"
 )
@@ -73,6 +74,8 @@ type Options struct {
 	ImageIndexMaxBytes int64
 	// StreamCacheMaxBytes bounds the cache of current streams; 0 turns it off.
 	StreamCacheMaxBytes int64
+	// GCHeapFloor is the heap goal below which the Go collector does not run; 0 leaves GOGC alone.
+	GCHeapFloor int64
 	// AllowedRegistriesForImport limits the registries ImageStreamImport reads (empty: all).
 	AllowedRegistriesForImport []string
 	// MaxImagesBulkImportedPerRepository is how many tags a repository import takes (-1: all).
@@ -86,6 +89,8 @@ type Options struct {
 	MaxScheduledImageImportsPerMinute int
 	// MaxTagHistory is the number of events each tag keeps (D16); 0, the default, keeps all.
 	MaxTagHistory int
+	// MappingFastPath serves plain mapping creates without the generic create handler.
+	MappingFastPath bool
 	// EmbeddedEtcdTimeout bounds how long the embedded etcd may take to start.
 	EmbeddedEtcdTimeout durationFlag
 	// RequestBodyTimeout bounds how long a request body may take to arrive once the server
@@ -123,6 +128,8 @@ func NewOptions() (*Options, error) {
 		MaxImageStreamBytes: imagestreammapping.DefaultMaxImageStreamBytes,
 		ImageIndexMaxBytes:  defaultImageIndexMaxBytes,
 		StreamCacheMaxBytes: defaultStreamCacheMaxBytes,
+		GCHeapFloor:         gcfloor.DefaultFloor,
+		MappingFastPath:     true,
 
 		MaxImagesBulkImportedPerRepository: 50,
 		ScheduledImageImportInterval:       durationFlag(15 * time.Minute),
@@ -159,7 +166,9 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.RegistryHostname, "registry-hostname", o.RegistryHostname, "Internal registry host[:port]: image streams report <host>/<namespace>/<name> as status.dockerImageRepository. The host is a lowercase DNS name (RFC 1123 subdomain) or an IP address, an IPv6 address in brackets; the port is 1-65535.")
 	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository. Same syntax as --registry-hostname.")
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
+	fs.Int64Var(&o.GCHeapFloor, "gc-heap-floor", o.GCHeapFloor, "Heap size, in bytes, below which the Go garbage collector does not start a cycle. A server with a small live heap that takes many requests otherwise spends a large part of its CPU collecting; above twice the live heap GOGC applies as usual. Memory beyond the live heap is returned to the system once the server is quiet. 0 leaves the collector as GOGC sets it.")
 	fs.Int64Var(&o.ImageIndexMaxBytes, "image-index-max-bytes", o.ImageIndexMaxBytes, "Bound, in bytes, of the in-memory index of images that imagestreams/layers and imagestreamimages read (about 750 bytes per image, so the default holds some 700 000 images). Images beyond it are read from etcd when an answer needs them. 0 turns the index off: every answer reads its images from etcd.")
+	fs.BoolVar(&o.MappingFastPath, "mapping-fast-path", o.MappingFastPath, "Serve plain ImageStreamMapping creates (no query parameters, a JSON or protobuf body, as registries and client libraries send them) without the generic create handler: the same authentication, authorization, audit, admission, validation, storage, answers and metrics, without the managed-fields computation of a mapping that is never stored. false sends every mapping through the generic handler.")
 	fs.IntVar(&o.MaxTagHistory, "max-tag-history", o.MaxTagHistory, "Number of events each tag of an image stream keeps: a push that would make a tag's history longer drops its oldest events in the same write (images are not deleted). 0 keeps every event, as OpenShift does. A stream's image.openshift.io/max-tag-history annotation overrides it (0 there: no limit for that stream).")
 	fs.Int64Var(&o.StreamCacheMaxBytes, "imagestream-cache-max-bytes", o.StreamCacheMaxBytes, "Bound, in bytes, of the in-memory cache of current image streams that pushes, tag writes and imagestreams/layers read (a stream costs about three times its stored size). Streams beyond it are read from etcd. 0 turns the cache off.")
 	fs.StringSliceVar(&o.AllowedRegistriesForImport, strings.TrimPrefix(importer.AllowedRegistriesFlag, "--"), o.AllowedRegistriesForImport, "Registries ImageStreamImport may read, as host, host:port or *.domain[:port]; an image from any other is refused with 403 in its status. Empty allows every registry, as OpenShift's default.")
@@ -263,6 +272,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.ServerRun.Validate()...)
 	if o.MaxImageStreamBytes < 1024 || o.MaxImageStreamBytes > 1536*1024 {
 		errs = append(errs, fmt.Errorf("--max-imagestream-bytes=%d: must be between 1024 and %d (etcd's default request limit)", o.MaxImageStreamBytes, 1536*1024))
+	}
+	if o.GCHeapFloor < 0 {
+		errs = append(errs, fmt.Errorf("--gc-heap-floor=%d: must be 0 (GOGC alone) or a size in bytes", o.GCHeapFloor))
 	}
 	if o.ImageIndexMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--image-index-max-bytes=%d: must be 0 (no index) or a size in bytes", o.ImageIndexMaxBytes))
@@ -392,6 +404,7 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		ImageIndexMaxBytes:        o.ImageIndexMaxBytes,
 		StreamCacheMaxBytes:       o.StreamCacheMaxBytes,
 		MaxTagHistory:             o.MaxTagHistory,
+		MappingFastPath:           o.MappingFastPath,
 		ScheduledImportInterval:   time.Duration(o.ScheduledImageImportInterval),
 		ScheduledImportsPerMinute: o.MaxScheduledImageImportsPerMinute,
 		Importer: importer.New(importer.Options{

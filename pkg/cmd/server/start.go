@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
+	"github.com/image-apiserver/image-apiserver/pkg/server/gcfloor"
 	"github.com/image-apiserver/image-apiserver/pkg/server/memtrim"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
 	"github.com/image-apiserver/image-apiserver/pkg/version"
@@ -122,7 +123,9 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// After a burst of pushes, return the heap's slack to the system once the server is quiet.
+	// Collect rarely while the heap is small, and return the heap's slack to the system once
+	// the server is quiet (after a burst of pushes, say).
+	defer gcfloor.Start(uint64(o.GCHeapFloor)).Stop()
 	go memtrim.Run(ctx, memtrim.DefaultInterval)
 	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }

@@ -160,6 +160,37 @@ func (r *Resource) Key(ctx context.Context, namespace, name string) (string, err
 	return r.pathPrefix + strings.TrimPrefix(key, "/"), nil
 }
 
+// Prefix is the etcd key prefix under which every object of the resource is stored, ending
+// in a slash: what a watch or a list of the whole resource reads.
+func (r *Resource) Prefix() string {
+	return r.pathPrefix + strings.TrimPrefix(r.resourcePrefix, "/") + "/"
+}
+
+// ObjectForKey returns an empty object of the resource named after key: namespace and name
+// taken from a key under Prefix, as Key builds them. It is what a deletion seen without the
+// deleted value is reported with.
+func (r *Resource) ObjectForKey(key string) (runtime.Object, error) {
+	rest, ok := strings.CutPrefix(key, r.Prefix())
+	if !ok || rest == "" {
+		return nil, fmt.Errorf("key %q is not under %s's prefix %q", key, r.groupResource, r.Prefix())
+	}
+	namespace, name := "", rest
+	if r.namespaceScoped {
+		var found bool
+		if namespace, name, found = strings.Cut(rest, "/"); !found || namespace == "" || name == "" {
+			return nil, fmt.Errorf("key %q of namespaced %s has no namespace and name", key, r.groupResource)
+		}
+	}
+	obj := r.newFunc()
+	accessor, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	accessor.SetNamespace(namespace)
+	accessor.SetName(name)
+	return obj, nil
+}
+
 // Encode returns the bytes the etcd3 store would write for obj under key: resourceVersion
 // cleared (PrepareObjectForStorage), encoded with the storage codec, then transformed with
 // the full key as authenticated data, so encrypted values are bound to their key. obj keeps

@@ -1,0 +1,110 @@
+// Package gcfloor keeps the Go collector from running more often than a small heap needs.
+//
+// Go starts a collection when the heap reaches (1 + GOGC/100) times what was live after the
+// previous one. A server whose live heap is small (tens of MiB) but that allocates quickly
+// (every request decodes, validates and encodes objects) then collects many times a second:
+// under a push burst on 2 cores the collector took about a fifth of the server's CPU. A floor
+// under the heap goal makes those cycles rare while the heap is small, and changes nothing
+// once twice the live heap is above the floor: there GOGC rules as before, so the memory a
+// large server needs is unchanged. A quiet server still returns its slack to the system
+// (package memtrim), so the floor costs memory only while requests are flowing.
+package gcfloor
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
+)
+
+// DefaultFloor is the default heap goal below which the collector does not run: 128 MiB, a
+// fraction of the memory the server needs anyway once images pile up.
+const DefaultFloor = 128 << 20
+
+// maxPercent bounds the percentage set for a nearly empty heap, where the floor divided by the
+// live size would be huge.
+const maxPercent = 10000
+
+// percentFor is the GOGC that makes the heap goal of a heap with live bytes at least floor,
+// and never less than base (the GOGC the process started with).
+func percentFor(live, floor uint64, base int) int {
+	if live == 0 || base <= 0 {
+		return base
+	}
+	if live+live*uint64(base)/100 >= floor {
+		return base
+	}
+	p := (floor - live) * 100 / live
+	if p > maxPercent {
+		return maxPercent
+	}
+	return int(p)
+}
+
+// Tuner adjusts GOGC after every collection. Its zero value is not usable; call Start.
+type Tuner struct {
+	floor   uint64
+	base    int
+	stopped atomic.Bool
+	sample  []metrics.Sample
+	// percent is the GOGC last set, for tests and logs.
+	percent atomic.Int64
+}
+
+// sentinel is an object that only a finalizer refers to: it becomes garbage in every cycle,
+// so its finalizer runs once after each collection. It holds a pointer and some bytes so that
+// it is not a tiny allocation, whose finalizer could wait for its neighbours.
+type sentinel struct {
+	t   *Tuner
+	pad [2]uint64
+}
+
+// Start sets a heap floor of floor bytes and keeps it until Stop. With floor 0, or when the
+// process runs with GOGC=off, it changes nothing and returns nil.
+func Start(floor uint64) *Tuner {
+	if floor == 0 {
+		return nil
+	}
+	base := debug.SetGCPercent(100)
+	debug.SetGCPercent(base)
+	if base <= 0 {
+		return nil
+	}
+	t := &Tuner{floor: floor, base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t.percent.Store(int64(base))
+	t.adjust()
+	t.arm()
+	return t
+}
+
+// Stop gives GOGC back its starting value.
+func (t *Tuner) Stop() {
+	if t == nil || t.stopped.Swap(true) {
+		return
+	}
+	debug.SetGCPercent(t.base)
+}
+
+// Percent is the GOGC the tuner set last.
+func (t *Tuner) Percent() int { return int(t.percent.Load()) }
+
+func (t *Tuner) arm() {
+	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
+		if s.t.stopped.Load() {
+			return
+		}
+		s.t.adjust()
+		s.t.arm()
+	})
+}
+
+// adjust runs in the finalizer goroutine, one call at a time.
+func (t *Tuner) adjust() {
+	metrics.Read(t.sample)
+	live := t.sample[0].Value.Uint64()
+	p := percentFor(live, t.floor, t.base)
+	if int64(p) != t.percent.Load() {
+		debug.SetGCPercent(p)
+		t.percent.Store(int64(p))
+	}
+}
