@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	imagev1 "github.com/openshift/api/image/v1"
 	"github.com/spf13/cobra"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -57,6 +58,7 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 			if err := o.Complete(c.Flags().Changed("bind-address"), c.Flags().Changed("cert-dir")); err != nil {
 				return err
 			}
+			o.CompleteStorageLayout(c.Flags().Changed("etcd-prefix"))
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -101,6 +103,11 @@ func (o *Options) Run(ctx context.Context) error {
 		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL()}
 		logger.Info("Started embedded etcd", "dataDir", filepath.Join(o.DataDir, "etcd"), "url", etcd.ClientURL())
 	}
+
+	prefix := o.Recommended.Etcd.StorageConfig.Prefix
+	logger.Info("Storage layout", "layout", o.StorageLayout.String(),
+		"images", o.StorageLayout.Root(prefix, imagev1.Resource("images")),
+		"imagestreams", o.StorageLayout.Root(prefix, imagev1.Resource("imagestreams")))
 
 	var adminToken string
 	if o.Standalone {
