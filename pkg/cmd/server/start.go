@@ -14,6 +14,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
+	"github.com/image-apiserver/image-apiserver/pkg/cmd/migratestorage"
 	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
 	"github.com/image-apiserver/image-apiserver/pkg/server/memtrim"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
@@ -65,6 +66,7 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 			return o.Run(c.Context())
 		},
 	}
+	cmd.AddCommand(migratestorage.NewCommand())
 	cmd.SetContext(ctx)
 	fss := o.Flags()
 	fss.FlagSet("global").BoolVar(&printVersion, "version", false, "Print the version and exit.")
@@ -105,7 +107,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 
 	prefix := o.Recommended.Etcd.StorageConfig.Prefix
-	logger.Info("Storage layout", "layout", o.StorageLayout.String(),
+	logger.Info("Storage layout", "layout", string(o.StorageLayout),
 		"images", o.StorageLayout.Root(prefix, imagev1.Resource("images")),
 		"imagestreams", o.StorageLayout.Root(prefix, imagev1.Resource("imagestreams")))
 

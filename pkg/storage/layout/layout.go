@@ -56,13 +56,9 @@ func Parse(s string) (Layout, error) {
 	return "", fmt.Errorf("unknown storage layout %q: must be %s", s, strings.Join(Names, " or "))
 }
 
-// String implements pflag.Value.
-func (l *Layout) String() string {
-	if *l == "" {
-		return string(Default)
-	}
-	return string(*l)
-}
+// String implements pflag.Value. The zero value prints as "", so that a flag without a
+// default shows none.
+func (l *Layout) String() string { return string(*l) }
 
 // Set implements pflag.Value.
 func (l *Layout) Set(s string) error {

@@ -145,7 +145,7 @@ func TestStoresAndTransactionsUseTheLayout(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GET imagestream: %v", err)
 			}
-			if got := gotStream.(*imagev1.ImageStream); len(got.Status.Tags) != 1 || got.Status.Tags[0].Items[0].Image != img.Name {
+			if got := gotStream.(*imagev1.ImageStream); len(got.Status.Tags) != 2 || got.Status.Tags[0].Items[0].Image != img.Name {
 				t.Errorf("stream read through the Store has status tags %+v, want latest -> %s", got.Status.Tags, img.Name)
 			}
 			list, err := images.List(ctx, &metainternalversion.ListOptions{})

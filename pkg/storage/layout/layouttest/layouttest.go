@@ -65,8 +65,9 @@ func Image(n int, namespace, repository string) *imagev1.Image {
 }
 
 // ImageStream returns a stream shaped like one OpenShift keeps after pushes of images to its
-// tag "latest" (newest first) and a spec tag "stable" that follows an external image, with
-// the generation and repository OpenShift's strategy stores.
+// tag "latest" (newest first), with a spec tag "stable" that references an external image
+// (reference: true, so nothing is imported for it) and its status entry, and the generation
+// and repository OpenShift's strategy stores.
 func ImageStream(namespace, name string, n int, images ...*imagev1.Image) *imagev1.ImageStream {
 	generation := int64(1)
 	stream := &imagev1.ImageStream{
@@ -83,6 +84,7 @@ func ImageStream(namespace, name string, n int, images ...*imagev1.Image) *image
 			Tags: []imagev1.TagReference{{
 				Name:            "stable",
 				From:            &corev1.ObjectReference{Kind: "DockerImage", Name: "quay.io/example/" + name + ":stable"},
+				Reference:       true,
 				Generation:      &generation,
 				ImportPolicy:    imagev1.TagImportPolicy{ImportMode: imagev1.ImportModeLegacy},
 				ReferencePolicy: imagev1.TagReferencePolicy{Type: imagev1.SourceTagReferencePolicy},
@@ -92,6 +94,7 @@ func ImageStream(namespace, name string, n int, images ...*imagev1.Image) *image
 			DockerImageRepository: fmt.Sprintf("%s/%s/%s", Registry, namespace, name),
 		},
 	}
+	// OpenShift lists status tags sorted by name.
 	if len(images) != 0 {
 		latest := imagev1.NamedTagEventList{Tag: "latest"}
 		for i := len(images) - 1; i >= 0; i-- {
@@ -102,8 +105,13 @@ func ImageStream(namespace, name string, n int, images ...*imagev1.Image) *image
 				Generation:           generation,
 			})
 		}
-		stream.Status.Tags = []imagev1.NamedTagEventList{latest}
+		stream.Status.Tags = append(stream.Status.Tags, latest)
 	}
+	stream.Status.Tags = append(stream.Status.Tags, imagev1.NamedTagEventList{Tag: "stable", Items: []imagev1.TagEvent{{
+		Created:              created,
+		DockerImageReference: "quay.io/example/" + name + ":stable",
+		Generation:           generation,
+	}}})
 	return stream
 }
 
