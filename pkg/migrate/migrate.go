@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -345,10 +346,11 @@ func (m *migrator) copyResource(ctx context.Context, r Resource, out *Outcome, s
 	}
 	key := start
 	for {
-		page, more, err := m.readPage(ctx, key, end)
+		resp, err := m.readPage(ctx, key, end)
 		if err != nil {
 			return fmt.Errorf("reading the source's %s after %q: %w", r.GroupResource, *lastKey, err)
 		}
+		page := resp.Kvs
 		if len(page) == 0 {
 			return nil
 		}
@@ -373,30 +375,18 @@ func (m *migrator) copyResource(ctx context.Context, r Resource, out *Outcome, s
 		*lastKey = string(page[len(page)-1].Key)
 		fmt.Fprintf(m.Progress, "%s: read %d of %d; copied %d, identical %d, differing %d, overwritten %d, invalid %d; last key %s\n",
 			r.GroupResource, out.Read, total, out.Copied, out.Identical, out.Differing, out.Overwritten, out.Invalid, *lastKey)
-		if !more {
+		if !resp.More {
 			return nil
 		}
 		key = *lastKey + "\x00"
 	}
 }
 
-func (m *migrator) readPage(ctx context.Context, key, end string) ([]*kv, bool, error) {
+// readPage reads up to PageSize source keys from key to end (exclusive), in key order.
+func (m *migrator) readPage(ctx context.Context, key, end string) (*clientv3.GetResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.RequestTimeout)
 	defer cancel()
-	resp, err := m.Source.Client.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(m.PageSize))
-	if err != nil {
-		return nil, false, err
-	}
-	page := make([]*kv, 0, len(resp.Kvs))
-	for _, x := range resp.Kvs {
-		page = append(page, &kv{Key: x.Key, Value: x.Value})
-	}
-	return page, resp.More, nil
-}
-
-// kv is a key and its value as read.
-type kv struct {
-	Key, Value []byte
+	return m.Source.Client.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(m.PageSize))
 }
 
 // batchLen is how many of entries the next transaction takes: at most TxnMaxOps keys and
@@ -428,7 +418,7 @@ func (m *migrator) check(r Resource, suffix string, value []byte) error {
 	if r.Namespaced {
 		want = 2
 	}
-	if len(parts) != want || slicesContainEmpty(parts) {
+	if len(parts) != want || slices.Contains(parts, "") {
 		return fmt.Errorf("the key has %d non-empty path segments after the root; %s keys have %d", len(parts), r.Kind, want)
 	}
 	obj, gvk, err := m.codec.Decode(value, nil, nil)
@@ -450,15 +440,6 @@ func (m *migrator) check(r Resource, suffix string, value []byte) error {
 		return fmt.Errorf("holds %s %q in namespace %q, not the one its key names", r.Kind, accessor.GetName(), accessor.GetNamespace())
 	}
 	return nil
-}
-
-func slicesContainEmpty(parts []string) bool {
-	for _, p := range parts {
-		if p == "" {
-			return true
-		}
-	}
-	return false
 }
 
 // writeBatch copies a batch in one transaction: it reads the destination keys, then creates

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
@@ -29,7 +28,8 @@ type side struct {
 	key     string
 }
 
-func (s *side) addFlags(fs *pflag.FlagSet, name, what string) {
+func (s *side) addFlags(cmd *cobra.Command, name, what string) {
+	fs := cmd.Flags()
 	fs.Var(&s.layout, name+"-layout", "Layout of the "+what+": default (this server's keys, <prefix>/image.openshift.io/images/...) or openshift (openshift-apiserver's keys, <prefix>/images/...). Required.")
 	fs.StringSliceVar(&s.servers, name+"-etcd-servers", nil, "etcd client URLs of the "+what+", comma-separated.")
 	fs.StringVar(&s.prefix, name+"-etcd-prefix", "", "etcd prefix of the "+what+" (the server's --etcd-prefix); default /registry for the default layout, /openshift.io for openshift.")
@@ -79,8 +79,8 @@ source (openshift-apiserver, or this server) before the final run.`,
 		},
 	}
 	fs := cmd.Flags()
-	o.from.addFlags(fs, "from", "source")
-	o.to.addFlags(fs, "to", "destination")
+	o.from.addFlags(cmd, "from", "source")
+	o.to.addFlags(cmd, "to", "destination")
 	fs.Lookup("to-etcd-servers").Usage = "etcd client URLs of the destination, comma-separated. Default: the source's cluster, reached with the --from-etcd-* TLS files."
 	fs.Int64Var(&o.PageSize, "page-size", migrate.DefaultPageSize, "Keys read from the source per request.")
 	fs.IntVar(&o.TxnMaxOps, "txn-max-ops", migrate.DefaultTxnMaxOps, "Most keys written per transaction; keep it at or below the destination etcd's --max-txn-ops (128 by default).")

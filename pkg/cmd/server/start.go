@@ -43,7 +43,11 @@ func NewCommand(ctx context.Context) (*cobra.Command, error) {
 
 Standalone (--standalone) it needs nothing else: without --etcd-servers it runs an embedded etcd
 under --data-dir, generates its TLS certificate and an admin token, and writes an admin kubeconfig.
-Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
+Otherwise it runs as an aggregated API server behind a kube-apiserver.
+
+With --storage-layout=openshift it serves an OpenShift cluster's etcd in place, at
+openshift-apiserver's keys. "image-apiserver migrate-storage" copies Images and ImageStreams
+from one key layout or etcd cluster to another (see its --help).`,
 		SilenceUsage: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
 			return o.Components.Set()
