@@ -89,7 +89,8 @@ func dockerID(t *testing.T, img *imagev1.Image) string {
 // over HTTPS with --storage-layout=openshift: GET, LIST and WATCH with openshift/client-go in
 // JSON and protobuf and with kubectl, the layers of the image index and stream cache, and a
 // mapping that appends to such a stream in one transaction, after which etcd holds what
-// openshift-apiserver reads. Nothing is ever written outside OpenShift's keys.
+// openshift-apiserver reads; so do a stream created and tagged through the API and a signature
+// write. Nothing is ever written outside OpenShift's keys.
 func TestOpenShiftLayout(t *testing.T) {
 	etcd := framework.StartEtcdTLS(t)
 	cli, err := etcd.Client()
@@ -271,6 +272,19 @@ func TestOpenShiftLayout(t *testing.T) {
 		readOpenShift(t, ctx, cli, openShiftKey(&imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: "fresh", Name: "web"}}), &tagged)
 		if len(tagged.Spec.Tags) != 2 || tagged.Spec.Tags[1].Name != "v2" {
 			t.Errorf("the tag write is not in the stored stream: %+v", tagged.Spec.Tags)
+		}
+	})
+
+	t.Run("a signature lands in OpenShift's image", func(t *testing.T) {
+		c := s.ImageClient(framework.ContentTypes[1])
+		sig := newSignature(images[0].Name, "sig1", "signed by the test")
+		if _, err := c.ImageV1().ImageSignatures().Create(ctx, sig, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("imagesignature: %v", err)
+		}
+		var stored imagev1.Image
+		readOpenShift(t, ctx, cli, openShiftKey(images[0]), &stored)
+		if len(stored.Signatures) != 1 || stored.Signatures[0].Name != sig.Name || string(stored.DockerImageMetadata.Raw) != string(images[0].DockerImageMetadata.Raw) {
+			t.Errorf("stored image after a signature write: %d signatures, metadata %q", len(stored.Signatures), stored.DockerImageMetadata.Raw)
 		}
 	})
 
