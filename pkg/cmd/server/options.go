@@ -42,6 +42,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/server/filters"
 	"github.com/image-apiserver/image-apiserver/pkg/server/gcfloor"
 	"github.com/image-apiserver/image-apiserver/pkg/standalone"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/layout"
 	"github.com/image-apiserver/image-apiserver/pkg/version"
 )
 
@@ -98,6 +99,9 @@ type Options struct {
 	RequestBodyTimeout durationFlag
 	// Notifications configure the registry notification endpoint.
 	Notifications NotificationOptions
+	// StorageLayout is where Images and ImageStreams live in etcd: this server's keys or
+	// openshift-apiserver's (see package layout).
+	StorageLayout layout.Layout
 }
 
 // defaultImageIndexMaxBytes bounds the image index at 512 MiB: some 700 000 images.
@@ -135,6 +139,7 @@ func NewOptions() (*Options, error) {
 		ScheduledImageImportInterval:       durationFlag(15 * time.Minute),
 		MaxScheduledImageImportsPerMinute:  60,
 		ImageImportMode:                    string(imagev1.ImportModeLegacy),
+		StorageLayout:                      layout.Default,
 	}
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = versioner
 	// Images are many, large, immutable and rarely watched: a watch cache would hold every one
@@ -179,12 +184,18 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.MaxScheduledImageImportsPerMinute, "max-scheduled-image-imports-per-minute", o.MaxScheduledImageImportsPerMinute, "At most this many scheduled imports start in a minute.")
 	o.Notifications.AddFlags(&fss)
 	fs.Var(&o.EmbeddedEtcdTimeout, "embedded-etcd-start-timeout", "How long the embedded etcd may take to start.")
+	fs.Var(&o.StorageLayout, "storage-layout", "Where Images and ImageStreams are kept in etcd: default (<etcd-prefix>/image.openshift.io/images/<name>, .../imagestreams/<namespace>/<name>) or openshift, openshift-apiserver's keys (<etcd-prefix>/images/<name>, <etcd-prefix>/imagestreams/<namespace>/<name>, with --etcd-prefix defaulting to /openshift.io), to serve an OpenShift cluster's etcd in place. Every read, write, watch and transaction uses the chosen keys; the values are the same protobuf either way. image-apiserver migrate-storage copies objects from one layout to the other.")
 	fs.Var(&o.RequestBodyTimeout, "request-body-timeout", "How long a request body may take to arrive, from the server's first read of it to its end; a body still arriving then gets 408 Request Timeout. Requests without a body (get, list, watch) are not affected. 0 disables the bound. The default allows the largest body (3 MiB) at 2.5 Mbit/s.")
 
 	generic := fss.FlagSet("generic")
 	o.Recommended.AddFlags(generic)
 	if f := generic.Lookup("cert-dir"); f != nil {
 		f.Usage = "Directory of the serving certificate and key (" + o.Recommended.SecureServing.ServerCert.PairName + ".crt and .key), generated there on first start and reused afterwards. Ignored when --tls-cert-file and --tls-private-key-file are given. The default is <data-dir>/certs with --standalone; otherwise none, and a generated certificate is kept in memory only, a new one on every start."
+	}
+	if f := generic.Lookup("etcd-prefix"); f != nil {
+		// The default is not one value any more: say it in the text.
+		f.DefValue = ""
+		f.Usage = "The prefix of every key in etcd. Its default follows --storage-layout: /registry, or /openshift.io with --storage-layout=openshift (openshift-apiserver's default storagePrefix; give this flag only when that cluster's storageConfig.storagePrefix differs)."
 	}
 	o.ServerRun.AddUniversalFlags(fss.FlagSet("server run"))
 	logsapi.AddFlags(o.Logs, fss.FlagSet("logging"))
@@ -246,6 +257,16 @@ func (o *Options) Complete(bindAddressSet, certDirSet bool) error {
 		o.Recommended.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "certs")
 	}
 	return o.ServerRun.DefaultAdvertiseAddress(o.Recommended.SecureServing.SecureServingOptions)
+}
+
+// CompleteStorageLayout gives --etcd-prefix the default of --storage-layout when the flag was
+// not given (etcdPrefixSet false): openshift-apiserver keeps its objects under /openshift.io,
+// its default storagePrefix. A prefix given explicitly is kept under either layout, for an
+// OpenShift whose storagePrefix was changed, or a default layout under another prefix.
+func (o *Options) CompleteStorageLayout(etcdPrefixSet bool) {
+	if !etcdPrefixSet {
+		o.Recommended.Etcd.StorageConfig.Prefix = o.StorageLayout.DefaultPrefix()
+	}
 }
 
 // Validate returns every flag error at once.
@@ -397,6 +418,9 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 			cfg.Authentication.Authenticator = anonymousOnlyOn(cfg.Authentication.Authenticator, o.Recommended.Authorization.AlwaysAllowPaths)
 		}
 	}
+	// Every Store, and the stream writer's transactions that derive their keys from the same
+	// RESTOptions, use the layout's keys.
+	cfg.RESTOptionsGetter = o.StorageLayout.RESTOptionsGetter(cfg.RESTOptionsGetter)
 	o.hardenRequestHandling(cfg)
 	extra := apiserver.ExtraConfig{
 		RegistryHostnames:         imagestream.RegistryHostnames{Internal: o.RegistryHostname, Public: o.PublicRegistryHostname},

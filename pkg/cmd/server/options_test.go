@@ -3,10 +3,12 @@ package server
 import (
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	imagev1 "github.com/openshift/api/image/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -237,6 +239,61 @@ func TestValidateRegistryHostname(t *testing.T) {
 	}
 }
 
+// TestStorageLayout checks the keys the server's storage uses under each --storage-layout,
+// with and without --etcd-prefix, as the Stores and the stream writer get them from the
+// configuration's RESTOptionsGetter.
+func TestStorageLayout(t *testing.T) {
+	tests := []struct {
+		name             string
+		args             []string
+		wantImages       string
+		wantImageStreams string
+	}{
+		{name: "default", wantImages: "/registry/image.openshift.io/images/", wantImageStreams: "/registry/image.openshift.io/imagestreams/"},
+		{name: "default, named", args: []string{"--storage-layout=default"}, wantImages: "/registry/image.openshift.io/images/", wantImageStreams: "/registry/image.openshift.io/imagestreams/"},
+		{name: "default with --etcd-prefix", args: []string{"--etcd-prefix=/tenant-a"}, wantImages: "/tenant-a/image.openshift.io/images/", wantImageStreams: "/tenant-a/image.openshift.io/imagestreams/"},
+		{name: "openshift", args: []string{"--storage-layout=openshift"}, wantImages: "/openshift.io/images/", wantImageStreams: "/openshift.io/imagestreams/"},
+		{name: "openshift with another storagePrefix", args: []string{"--storage-layout=openshift", "--etcd-prefix=kubernetes.io"}, wantImages: "/kubernetes.io/images/", wantImageStreams: "/kubernetes.io/imagestreams/"},
+		{name: "openshift with --etcd-prefix=/registry given explicitly", args: []string{"--etcd-prefix=/registry", "--storage-layout=openshift"}, wantImages: "/registry/images/", wantImageStreams: "/registry/imagestreams/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--standalone", "--etcd-servers=http://127.0.0.1:1", "--data-dir=" + t.TempDir()}, tc.args...)
+			o := completedOptions(t, args)
+			cfg, err := o.Config("token")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for resource, want := range map[string]string{"images": tc.wantImages, "imagestreams": tc.wantImageStreams} {
+				gr := imagev1.Resource(resource)
+				opts, err := cfg.GenericConfig.RESTOptionsGetter.GetRESTOptions(gr, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The etcd3 store's key: the storage prefix, then the resource prefix.
+				if got := path.Join("/", opts.StorageConfig.Prefix, opts.ResourcePrefix) + "/"; got != want {
+					t.Errorf("%s are kept under %s, want %s", resource, got, want)
+				}
+				if got := o.StorageLayout.Root(opts.StorageConfig.Prefix, gr); got != want {
+					t.Errorf("the layout names %s for %s, want %s", got, resource, want)
+				}
+			}
+		})
+	}
+	o, err := NewOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &cobra.Command{}
+	for _, set := range o.Flags().FlagSets {
+		cmd.Flags().AddFlagSet(set)
+	}
+	err = cmd.ParseFlags([]string{"--storage-layout=kubernetes"})
+	if err == nil || !strings.Contains(err.Error(), "storage-layout") || !strings.Contains(err.Error(), "default or openshift") {
+		t.Errorf("--storage-layout=kubernetes: %v, want an error naming the flag and its values", err)
+	}
+}
+
 // completedOptions parses args like the command does and completes the options.
 func completedOptions(t *testing.T, args []string) *Options {
 	t.Helper()
@@ -266,6 +323,7 @@ func completedOptions(t *testing.T, args []string) *Options {
 	if err := o.Complete(fs.Changed("bind-address"), fs.Changed("cert-dir")); err != nil {
 		t.Fatal(err)
 	}
+	o.CompleteStorageLayout(fs.Changed("etcd-prefix"))
 	return o
 }
 

@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"time"
 
+	imagev1 "github.com/openshift/api/image/v1"
 	"github.com/spf13/cobra"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
+	"github.com/image-apiserver/image-apiserver/pkg/cmd/migratestorage"
 	"github.com/image-apiserver/image-apiserver/pkg/embeddedetcd"
 	"github.com/image-apiserver/image-apiserver/pkg/server/gcfloor"
 	"github.com/image-apiserver/image-apiserver/pkg/server/memtrim"
@@ -42,7 +44,11 @@ func NewCommand(ctx context.Context) (*cobra.Command, error) {
 
 Standalone (--standalone) it needs nothing else: without --etcd-servers it runs an embedded etcd
 under --data-dir, generates its TLS certificate and an admin token, and writes an admin kubeconfig.
-Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
+Otherwise it runs as an aggregated API server behind a kube-apiserver.
+
+With --storage-layout=openshift it serves an OpenShift cluster's etcd in place, at
+openshift-apiserver's keys. "image-apiserver migrate-storage" copies Images and ImageStreams
+from one key layout or etcd cluster to another (see its --help).`,
 		SilenceUsage: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
 			return o.Components.Set()
@@ -58,12 +64,14 @@ Otherwise it runs as an aggregated API server behind a kube-apiserver.`,
 			if err := o.Complete(c.Flags().Changed("bind-address"), c.Flags().Changed("cert-dir")); err != nil {
 				return err
 			}
+			o.CompleteStorageLayout(c.Flags().Changed("etcd-prefix"))
 			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(c.Context())
 		},
 	}
+	cmd.AddCommand(migratestorage.NewCommand())
 	cmd.SetContext(ctx)
 	fss := o.Flags()
 	fss.FlagSet("global").BoolVar(&printVersion, "version", false, "Print the version and exit.")
@@ -102,6 +110,11 @@ func (o *Options) Run(ctx context.Context) error {
 		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL()}
 		logger.Info("Started embedded etcd", "dataDir", filepath.Join(o.DataDir, "etcd"), "url", etcd.ClientURL())
 	}
+
+	prefix := o.Recommended.Etcd.StorageConfig.Prefix
+	logger.Info("Storage layout", "layout", string(o.StorageLayout),
+		"images", o.StorageLayout.Root(prefix, imagev1.Resource("images")),
+		"imagestreams", o.StorageLayout.Root(prefix, imagev1.Resource("imagestreams")))
 
 	var adminToken string
 	if o.Standalone {

@@ -3,6 +3,7 @@ package framework
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -30,6 +32,9 @@ type Etcd struct {
 	PeerURL string
 	// Name is the member's name in its cluster.
 	Name string
+	// TLS, set by StartEtcdTLS, is what clients need: the etcd serves HTTPS to clients and
+	// requires their certificates. Nil for plain HTTP.
+	TLS  *EtcdTLS
 	bin  string
 	args []string
 
@@ -44,12 +49,33 @@ type Etcd struct {
 // StartEtcd runs a throwaway etcd (no fsync) on free loopback ports until the test ends.
 func StartEtcd(t testing.TB) *Etcd {
 	t.Helper()
+	return startEtcd(t, false)
+}
+
+// StartEtcdTLS is StartEtcd with TLS on the client port and client certificates required
+// (--client-cert-auth), as production etcds run; Etcd.TLS has the files clients need.
+func StartEtcdTLS(t testing.TB) *Etcd {
+	t.Helper()
+	return startEtcd(t, true)
+}
+
+func startEtcd(t testing.TB, withTLS bool) *Etcd {
+	t.Helper()
 	bin, err := RealBinary("etcd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "etcd")
 	e := &Etcd{bin: bin, Name: "test"}
+	if withTLS {
+		pkiDir := filepath.Join(t.TempDir(), "pki")
+		if err := os.MkdirAll(pkiDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if e.TLS, err = newEtcdTLS(pkiDir); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() {
 		e.Kill()
 		if t.Failed() {
@@ -62,6 +88,9 @@ func StartEtcd(t testing.TB) *Etcd {
 			t.Fatal(err)
 		}
 		e.URL, e.PeerURL = urls[0], urls[1]
+		if e.TLS != nil {
+			e.URL = "https://" + strings.TrimPrefix(e.URL, "http://")
+		}
 		if err := e.configure(dir, e.Name+"="+e.PeerURL, dir); err != nil {
 			t.Fatal(err)
 		}
@@ -91,6 +120,10 @@ func (e *Etcd) configure(dir, initialCluster, token string) error {
 		"--initial-cluster", initialCluster, "--initial-cluster-state", "new",
 		"--initial-cluster-token", token,
 		"--listen-metrics-urls", "", "--log-level", "warn", "--unsafe-no-fsync"}
+	if e.TLS != nil {
+		e.args = append(e.args, "--cert-file", e.TLS.serverCert, "--key-file", e.TLS.serverKey,
+			"--trusted-ca-file", e.TLS.CAFile, "--client-cert-auth")
+	}
 	return nil
 }
 
@@ -220,12 +253,29 @@ func (e *Etcd) waitHealthy(timeout time.Duration) error {
 
 // Client returns a new etcd client; the caller closes it.
 func (e *Etcd) Client() (*clientv3.Client, error) {
-	return newEtcdClient([]string{e.URL})
+	var tlsConfig *tls.Config
+	if e.TLS != nil {
+		var err error
+		info := transport.TLSInfo{CertFile: e.TLS.CertFile, KeyFile: e.TLS.KeyFile, TrustedCAFile: e.TLS.CAFile}
+		if tlsConfig, err = info.ClientConfig(); err != nil {
+			return nil, err
+		}
+	}
+	return newEtcdClient([]string{e.URL}, tlsConfig)
 }
 
-func newEtcdClient(endpoints []string) (*clientv3.Client, error) {
+// ServerArgs are the image-apiserver flags that reach this etcd.
+func (e *Etcd) ServerArgs() []string {
+	args := []string{"--etcd-servers", e.URL}
+	if e.TLS != nil {
+		args = append(args, "--etcd-cafile", e.TLS.CAFile, "--etcd-certfile", e.TLS.CertFile, "--etcd-keyfile", e.TLS.KeyFile)
+	}
+	return args
+}
+
+func newEtcdClient(endpoints []string, tlsConfig *tls.Config) (*clientv3.Client, error) {
 	// No client log: its warnings while a member is down or starting are expected here.
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tlsConfig, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
@@ -321,7 +371,7 @@ func (c *EtcdCluster) URLs() string {
 
 // Client returns a new etcd client for all members; the caller closes it.
 func (c *EtcdCluster) Client() (*clientv3.Client, error) {
-	return newEtcdClient(strings.Split(c.URLs(), ","))
+	return newEtcdClient(strings.Split(c.URLs(), ","), nil)
 }
 
 // Leader returns the index in Members of the leader. It fails unless every running member
