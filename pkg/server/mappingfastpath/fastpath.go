@@ -71,6 +71,8 @@ type Config struct {
 type Route struct {
 	cfg     Config
 	storage atomic.Pointer[rest.Creater]
+	// inputs are the serializers of the body types the route decodes: JSON and protobuf.
+	inputs map[string]runtime.SerializerInfo
 	// instrumented counts the request in the API server's request metrics, under the labels
 	// the generic handler gives a mapping create.
 	instrumented http.HandlerFunc
@@ -79,7 +81,12 @@ type Route struct {
 // New returns a route that serves nothing yet.
 func New(cfg Config) *Route {
 	registerMetrics()
-	r := &Route{cfg: cfg}
+	r := &Route{cfg: cfg, inputs: map[string]runtime.SerializerInfo{}}
+	for _, mediaType := range []string{runtime.ContentTypeJSON, runtime.ContentTypeProtobuf} {
+		if info, ok := runtime.SerializerInfoForMediaType(cfg.Serializer.SupportedMediaTypes(), mediaType); ok {
+			r.inputs[mediaType] = info
+		}
+	}
 	r.instrumented = metrics.InstrumentHandlerFunc(http.MethodPost, resource.Group, resource.Version, resource.Resource, "", "namespace", metrics.APIServerComponent, false, "", r.create)
 	return r
 }
@@ -90,7 +97,8 @@ func (r *Route) Serve(storage rest.Creater) { r.storage.Store(&storage) }
 // Wrap returns next with the route in front of it.
 func (r *Route) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !r.takes(req) {
+		input, ok := r.takes(req)
+		if !ok {
 			next.ServeHTTP(w, req)
 			return
 		}
@@ -108,7 +116,7 @@ func (r *Route) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, req)
 			return
 		}
-		in, ok := r.decode(req, body)
+		in, ok := r.decode(input, body)
 		if !ok {
 			req.Body = replay(body, http.NoBody)
 			next.ServeHTTP(w, req)
@@ -120,23 +128,33 @@ func (r *Route) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// takes is true for the requests the route serves: a POST to imagestreammappings in a
+// takes tells whether the route serves a request: a POST to imagestreammappings in a
 // namespace, with no query, a JSON or protobuf body, and an answer the serializer writes as is.
-func (r *Route) takes(req *http.Request) bool {
+// It returns the body's serializer.
+func (r *Route) takes(req *http.Request) (runtime.SerializerInfo, bool) {
 	if req.Method != http.MethodPost || r.storage.Load() == nil || req.URL.RawQuery != "" {
-		return false
+		return runtime.SerializerInfo{}, false
 	}
 	info, ok := request.RequestInfoFrom(req.Context())
 	if !ok || !info.IsResourceRequest || info.APIGroup != resource.Group || info.APIVersion != resource.Version ||
 		info.Resource != resource.Resource || info.Subresource != "" || info.Name != "" || info.Namespace == "" {
-		return false
+		return runtime.SerializerInfo{}, false
 	}
-	mediaType, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || (mediaType != runtime.ContentTypeJSON && mediaType != runtime.ContentTypeProtobuf) {
-		return false
+	contentType := req.Header.Get("Content-Type")
+	input, ok := r.inputs[contentType]
+	if !ok {
+		// Parameters, such as a charset, and other spellings: parsing is slow enough to matter
+		// on the hot path, so only what is not already a bare media type is parsed.
+		mediaType, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return runtime.SerializerInfo{}, false
+		}
+		if input, ok = r.inputs[mediaType]; !ok {
+			return runtime.SerializerInfo{}, false
+		}
 	}
 	out, _, err := negotiation.NegotiateOutputMediaType(req, r.cfg.Serializer, negotiation.DefaultEndpointRestrictions)
-	return err == nil && out.Convert == nil
+	return input, err == nil && out.Convert == nil
 }
 
 // readBody reads the body within the server's limit. tooLarge means the limit was passed; the
@@ -189,11 +207,7 @@ func withMapping(ctx context.Context, in *decoded) context.Context {
 // (Warn: strict decoding, unknown and duplicate fields reported as warnings). ok is false
 // for anything the generic handler should answer instead: a decoding error, another kind or
 // API version, owner references (which it deduplicates with warnings).
-func (r *Route) decode(req *http.Request, body []byte) (*decoded, bool) {
-	s, err := negotiation.NegotiateInputSerializer(req, false, r.cfg.Serializer)
-	if err != nil {
-		return nil, false
-	}
+func (r *Route) decode(s runtime.SerializerInfo, body []byte) (*decoded, bool) {
 	decodeSerializer := s.Serializer
 	if s.StrictSerializer != nil {
 		decodeSerializer = s.StrictSerializer

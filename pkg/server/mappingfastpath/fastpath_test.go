@@ -56,6 +56,8 @@ func TestTakes(t *testing.T) {
 		{name: "JSON create", info: mappings, want: true},
 		{name: "protobuf create", contentType: "application/vnd.kubernetes.protobuf", info: mappings, want: true},
 		{name: "JSON with parameters", contentType: "application/json; charset=utf-8", info: mappings, want: true},
+		{name: "JSON in capitals", contentType: "Application/JSON", info: mappings, want: true},
+		{name: "malformed content type", contentType: "application/json; charset", info: mappings},
 		{name: "YAML body", contentType: "application/yaml", info: mappings},
 		{name: "no content type", contentType: "-", info: mappings},
 		{name: "query", query: "dryRun=All", info: mappings},
@@ -94,7 +96,7 @@ func TestTakes(t *testing.T) {
 			if tc.info != nil {
 				req = req.WithContext(request.WithRequestInfo(req.Context(), tc.info))
 			}
-			if got := testRoute(t).takes(req); got != tc.want {
+			if _, got := testRoute(t).takes(req); got != tc.want {
 				t.Errorf("takes = %v, want %v", got, tc.want)
 			}
 		})
@@ -104,7 +106,7 @@ func TestTakes(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		req = req.WithContext(request.WithRequestInfo(req.Context(), mappings))
 		r := New(Config{Serializer: serializer.NewCodecFactory(runtime.NewScheme())})
-		if r.takes(req) {
+		if _, took := r.takes(req); took {
 			t.Error("a route without storage takes requests")
 		}
 	})
