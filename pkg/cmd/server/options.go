@@ -77,6 +77,8 @@ type Options struct {
 	StreamCacheMaxBytes int64
 	// GCHeapFloor is the heap goal below which the Go collector does not run; 0 leaves GOGC alone.
 	GCHeapFloor int64
+	// GCMaxHeapSlack caps how far past its live objects the heap grows; 0 is no cap.
+	GCMaxHeapSlack int64
 	// AllowedRegistriesForImport limits the registries ImageStreamImport reads (empty: all).
 	AllowedRegistriesForImport []string
 	// MaxImagesBulkImportedPerRepository is how many tags a repository import takes (-1: all).
@@ -133,6 +135,7 @@ func NewOptions() (*Options, error) {
 		ImageIndexMaxBytes:  defaultImageIndexMaxBytes,
 		StreamCacheMaxBytes: defaultStreamCacheMaxBytes,
 		GCHeapFloor:         gcfloor.DefaultFloor,
+		GCMaxHeapSlack:      gcfloor.DefaultMaxSlack,
 		MappingFastPath:     true,
 
 		MaxImagesBulkImportedPerRepository: 50,
@@ -172,6 +175,7 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.StringVar(&o.PublicRegistryHostname, "public-registry-hostname", o.PublicRegistryHostname, "Public registry host[:port]: image streams report <host>/<namespace>/<name> as status.publicDockerImageRepository. Same syntax as --registry-hostname.")
 	fs.IntVar(&o.MaxImageStreamBytes, "max-imagestream-bytes", o.MaxImageStreamBytes, "Largest size in bytes a stored image stream may reach through an ImageStreamMapping; a mapping that would exceed it gets 413 and writes nothing. Keep it under etcd's --max-request-bytes (1.5 MiB by default).")
 	fs.Int64Var(&o.GCHeapFloor, "gc-heap-floor", o.GCHeapFloor, "Heap size, in bytes, below which the Go garbage collector does not start a cycle. A server with a small live heap that takes many requests otherwise spends a large part of its CPU collecting; above twice the live heap GOGC applies as usual. Memory beyond the live heap is returned to the system once the server is quiet. 0 leaves the collector as GOGC sets it.")
+	fs.Int64Var(&o.GCMaxHeapSlack, "gc-max-heap-slack", o.GCMaxHeapSlack, "Bound, in bytes, of how far the heap grows past its live objects before the Go garbage collector runs: GOGC=100 lets a server with 250 MiB of live objects reach 500 MiB. Below the bound GOGC applies as usual; --gc-heap-floor wins over it. 0 is no bound.")
 	fs.Int64Var(&o.ImageIndexMaxBytes, "image-index-max-bytes", o.ImageIndexMaxBytes, "Bound, in bytes, of the in-memory index of images that imagestreams/layers and imagestreamimages read (about 750 bytes per image, so the default holds some 700 000 images). Images beyond it are read from etcd when an answer needs them. 0 turns the index off: every answer reads its images from etcd.")
 	fs.BoolVar(&o.MappingFastPath, "mapping-fast-path", o.MappingFastPath, "Serve plain ImageStreamMapping creates (no query parameters, a JSON or protobuf body, as registries and client libraries send them) without the generic create handler: the same authentication, authorization, audit, admission, validation, storage, answers and metrics, without the managed-fields computation of a mapping that is never stored. false sends every mapping through the generic handler.")
 	fs.IntVar(&o.MaxTagHistory, "max-tag-history", o.MaxTagHistory, "Number of events each tag of an image stream keeps: a push that would make a tag's history longer drops its oldest events in the same write (images are not deleted). 0 keeps every event, as OpenShift does. A stream's image.openshift.io/max-tag-history annotation overrides it (0 there: no limit for that stream).")
@@ -293,6 +297,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.ServerRun.Validate()...)
 	if o.MaxImageStreamBytes < 1024 || o.MaxImageStreamBytes > 1536*1024 {
 		errs = append(errs, fmt.Errorf("--max-imagestream-bytes=%d: must be between 1024 and %d (etcd's default request limit)", o.MaxImageStreamBytes, 1536*1024))
+	}
+	if o.GCMaxHeapSlack < 0 {
+		errs = append(errs, fmt.Errorf("--gc-max-heap-slack=%d: must be 0 (no bound) or a size in bytes", o.GCMaxHeapSlack))
 	}
 	if o.GCHeapFloor < 0 {
 		errs = append(errs, fmt.Errorf("--gc-heap-floor=%d: must be 0 (GOGC alone) or a size in bytes", o.GCHeapFloor))

@@ -136,9 +136,10 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// Collect rarely while the heap is small, and return the heap's slack to the system once
-	// the server is quiet (after a burst of pushes, say).
-	defer gcfloor.Start(uint64(o.GCHeapFloor)).Stop()
+	// Collect rarely while the heap is small, keep a large heap within a bound of its live
+	// objects, and return the heap's slack to the system once the server is quiet (after a
+	// burst of pushes, say).
+	defer gcfloor.Start(uint64(o.GCHeapFloor), uint64(o.GCMaxHeapSlack)).Stop()
 	go memtrim.Run(ctx, memtrim.DefaultInterval)
 	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }

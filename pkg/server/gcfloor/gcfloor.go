@@ -1,4 +1,5 @@
-// Package gcfloor keeps the Go collector from running more often than a small heap needs.
+// Package gcfloor keeps the Go collector from running more often than a small heap needs, and
+// a large heap from growing further past its live objects than a bound.
 //
 // Go starts a collection when the heap reaches (1 + GOGC/100) times what was live after the
 // previous one. A server whose live heap is small (tens of MiB) but that allocates quickly
@@ -8,6 +9,11 @@
 // once twice the live heap is above the floor: there GOGC rules as before, so the memory a
 // large server needs is unchanged. A quiet server still returns its slack to the system
 // (package memtrim), so the floor costs memory only while requests are flowing.
+//
+// At the other end, GOGC=100 lets a heap of 250 MiB of live objects (100 000 images and their
+// streams cached) reach 500 MiB before a collection. A cap on the slack, the memory between
+// the live objects and the goal, keeps a large server's peak a fixed amount above what it
+// needs, for a few more collections than GOGC alone would run.
 package gcfloor
 
 import (
@@ -21,32 +27,44 @@ import (
 // fraction of the memory the server needs anyway once images pile up.
 const DefaultFloor = 128 << 20
 
+// DefaultMaxSlack is the default cap on the heap's growth past its live objects: 192 MiB.
+const DefaultMaxSlack = 192 << 20
+
 // maxPercent bounds the percentage set for a nearly empty heap, where the floor divided by the
 // live size would be huge.
 const maxPercent = 10000
 
-// percentFor is the GOGC that makes the heap goal of a heap with live bytes at least floor,
-// and never less than base (the GOGC the process started with).
-func percentFor(live, floor uint64, base int) int {
+// percentFor is the GOGC for a heap with live bytes: base (the GOGC the process started
+// with), raised until the goal reaches floor, or lowered until the slack past live is at most
+// maxSlack (0: no cap). The floor wins over the cap.
+func percentFor(live, floor, maxSlack uint64, base int) int {
 	if live == 0 || base <= 0 {
 		return base
 	}
-	if live+live*uint64(base)/100 >= floor {
-		return base
+	slack := live * uint64(base) / 100
+	if maxSlack > 0 && slack > maxSlack {
+		slack = maxSlack
 	}
-	p := (floor - live) * 100 / live
-	if p > maxPercent {
+	if live+slack < floor {
+		slack = floor - live
+	}
+	p := slack * 100 / live
+	switch {
+	case p > maxPercent:
 		return maxPercent
+	case p < 1:
+		return 1
 	}
 	return int(p)
 }
 
 // Tuner adjusts GOGC after every collection. Its zero value is not usable; call Start.
 type Tuner struct {
-	floor   uint64
-	base    int
-	stopped atomic.Bool
-	sample  []metrics.Sample
+	floor    uint64
+	maxSlack uint64
+	base     int
+	stopped  atomic.Bool
+	sample   []metrics.Sample
 	// percent is the GOGC last set, for tests and logs.
 	percent atomic.Int64
 }
@@ -59,10 +77,11 @@ type sentinel struct {
 	pad [2]uint64
 }
 
-// Start sets a heap floor of floor bytes and keeps it until Stop. With floor 0, or when the
-// process runs with GOGC=off, it changes nothing and returns nil.
-func Start(floor uint64) *Tuner {
-	if floor == 0 {
+// Start sets a heap floor of floor bytes and a cap of maxSlack bytes on the slack, and keeps
+// them until Stop. With both 0, or when the process runs with GOGC=off, it changes nothing and
+// returns nil.
+func Start(floor, maxSlack uint64) *Tuner {
+	if floor == 0 && maxSlack == 0 {
 		return nil
 	}
 	base := debug.SetGCPercent(100)
@@ -70,7 +89,7 @@ func Start(floor uint64) *Tuner {
 	if base <= 0 {
 		return nil
 	}
-	t := &Tuner{floor: floor, base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t := &Tuner{floor: floor, maxSlack: maxSlack, base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.percent.Store(int64(base))
 	t.adjust()
 	t.arm()
@@ -102,7 +121,7 @@ func (t *Tuner) arm() {
 func (t *Tuner) adjust() {
 	metrics.Read(t.sample)
 	live := t.sample[0].Value.Uint64()
-	p := percentFor(live, t.floor, t.base)
+	p := percentFor(live, t.floor, t.maxSlack, t.base)
 	if int64(p) != t.percent.Load() {
 		debug.SetGCPercent(p)
 		t.percent.Store(int64(p))

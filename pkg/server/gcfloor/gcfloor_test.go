@@ -10,9 +10,9 @@ import (
 func TestPercentFor(t *testing.T) {
 	const mib = 1 << 20
 	for _, tc := range []struct {
-		name        string
-		live, floor uint64
-		base, want  int
+		name                  string
+		live, floor, maxSlack uint64
+		base, want            int
 	}{
 		{name: "small heap is lifted to the floor", live: 32 * mib, floor: 128 * mib, base: 100, want: 300},
 		{name: "goal at the floor keeps base", live: 64 * mib, floor: 128 * mib, base: 100, want: 100},
@@ -22,10 +22,15 @@ func TestPercentFor(t *testing.T) {
 		{name: "nearly empty heap is capped", live: 1, floor: 128 * mib, base: 100, want: maxPercent},
 		{name: "unknown live size keeps base", live: 0, floor: 128 * mib, base: 100, want: 100},
 		{name: "GOGC off stays off", live: 32 * mib, floor: 128 * mib, base: -1, want: -1},
+		{name: "slack under the cap keeps base", live: 150 * mib, floor: 128 * mib, maxSlack: 192 * mib, base: 100, want: 100},
+		{name: "slack over the cap is lowered to it", live: 384 * mib, floor: 128 * mib, maxSlack: 192 * mib, base: 100, want: 50},
+		{name: "no cap", live: 384 * mib, floor: 128 * mib, base: 100, want: 100},
+		{name: "the floor wins over the cap", live: 16 * mib, floor: 128 * mib, maxSlack: 32 * mib, base: 100, want: 700},
+		{name: "a tiny cap on a huge heap stays at 1", live: 100000 * mib, maxSlack: 1, base: 100, want: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := percentFor(tc.live, tc.floor, tc.base); got != tc.want {
-				t.Errorf("percentFor(%d, %d, %d) = %d, want %d", tc.live, tc.floor, tc.base, got, tc.want)
+			if got := percentFor(tc.live, tc.floor, tc.maxSlack, tc.base); got != tc.want {
+				t.Errorf("percentFor(%d, %d, %d, %d) = %d, want %d", tc.live, tc.floor, tc.maxSlack, tc.base, got, tc.want)
 			}
 		})
 	}
@@ -37,7 +42,7 @@ func TestTunerFollowsCollections(t *testing.T) {
 	base := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(base)
 
-	tuner := Start(1 << 30)
+	tuner := Start(1<<30, 0)
 	if tuner == nil {
 		t.Fatal("Start returned nil with GOGC=100")
 	}
@@ -64,12 +69,12 @@ func TestTunerFollowsCollections(t *testing.T) {
 }
 
 func TestStartWithoutFloorOrWithGCOff(t *testing.T) {
-	if Start(0) != nil {
-		t.Error("Start(0) returned a tuner")
+	if Start(0, 0) != nil {
+		t.Error("Start(0, 0) returned a tuner")
 	}
 	base := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(base)
-	if Start(1<<30) != nil {
+	if Start(1<<30, 0) != nil {
 		t.Error("Start with GOGC=off returned a tuner")
 	}
 }
