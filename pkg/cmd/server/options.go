@@ -414,6 +414,9 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		return nil, err
 	}
 	extra.Notifications = notifications
+	if err := notifications.ApplyClientCA(&cfg.Authentication, cfg.SecureServing); err != nil {
+		return nil, fmt.Errorf("--registry-notifications-client-ca-file: %w", err)
+	}
 	cfg.LongRunningFunc = longRunningImports(cfg.LongRunningFunc)
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own
