@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -97,14 +98,27 @@ func (r *testRegistry) ref(repoRef string) name.Reference {
 // push pushes a random image of two layers to repoTag.
 func (r *testRegistry) push(repoTag string) v1.Image {
 	r.t.Helper()
-	img, err := random.Image(512, 2)
+	img, err := r.tryPush(repoTag)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if err := remote.Write(r.ref(repoTag), img, remote.WithAuth(r.auth)); err != nil {
-		r.t.Fatalf("pushing %s: %v", repoTag, err)
-	}
 	return img
+}
+
+// tryPush is push for goroutines other than the test's, which must not call Fatal.
+func (r *testRegistry) tryPush(repoTag string) (v1.Image, error) {
+	img, err := random.Image(512, 2)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := name.ParseReference(r.host+"/"+repoTag, name.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	if err := remote.Write(ref, img, remote.WithAuth(r.auth)); err != nil {
+		return nil, fmt.Errorf("pushing %s: %w", repoTag, err)
+	}
+	return img, nil
 }
 
 // pushByDigest pushes a random image to repo under its digest only, which no tag names.
