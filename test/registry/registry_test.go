@@ -42,12 +42,12 @@ type registryOptions struct {
 // testRegistry is a real distribution v3 registry with in-memory storage, served over plain
 // HTTP on loopback (its images are imported with importPolicy.insecure).
 type testRegistry struct {
-	t    *testing.T
+	t    testing.TB
 	host string
 	auth authn.Authenticator
 }
 
-func startRegistry(t *testing.T, opts registryOptions) *testRegistry {
+func startRegistry(t testing.TB, opts registryOptions) *testRegistry {
 	t.Helper()
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
@@ -187,11 +187,13 @@ func notificationEndpoint(serverURL, token string) *configuration.Endpoint {
 		Timeout:   10 * time.Second,
 		Threshold: 5,
 		Backoff:   200 * time.Millisecond,
-		Ignore:    configuration.Ignore{Actions: []string{"pull"}},
+		// Blob uploads and mounts (media type application/octet-stream) and pulls record
+		// nothing: one event a pushed manifest.
+		Ignore: configuration.Ignore{MediaTypes: []string{"application/octet-stream"}, Actions: []string{"pull"}},
 	}
 }
 
-func digestOf(t *testing.T, img v1.Image) string {
+func digestOf(t testing.TB, img v1.Image) string {
 	t.Helper()
 	d, err := img.Digest()
 	if err != nil {
@@ -200,7 +202,7 @@ func digestOf(t *testing.T, img v1.Image) string {
 	return d.String()
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -208,7 +210,7 @@ func testContext(t *testing.T) context.Context {
 
 // eventually polls cond, for what the server does asynchronously, with a generous no-hang
 // bound.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	if err := wait.PollUntilContextTimeout(testContext(t), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		return cond(), nil
