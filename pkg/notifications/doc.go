@@ -27,6 +27,7 @@
 //	      threshold: 5
 //	      backoff: 2s
 //	      ignore:
+//	        mediatypes: [application/octet-stream] # blob uploads and mounts
 //	        actions: [pull]
 //
 // Instead of the token, the endpoint accepts a TLS client certificate signed by a CA of
