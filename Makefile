@@ -23,7 +23,7 @@ GO_TEST_FLAGS ?=
 export IMAGE_APISERVER_BIN := $(abspath $(BIN)/image-apiserver)
 export REAL_BINARIES_DIR   := $(abspath $(BIN))
 
-.PHONY: all build run test verify unit test-integration test-registry faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream scale scale-short e2e image clean
+.PHONY: all build run test verify unit test-integration test-registry faults-short faults fuzz-short fuzz tools update bench bench-index bench-hotstream bench-import scale scale-short e2e image clean
 
 all: build
 
@@ -100,6 +100,9 @@ bench-hotstream: build tools ## One hot stream, 64 clients for 60 s (HOTSTREAM_D
 bench-index: build tools ## Image index memory: bytes per image in-process, and the server's VmRSS with 100 000 images (INDEX_BENCH_IMAGES) in etcd.
 	go test -run '^$$' -bench BenchmarkIndexMemory -benchtime 1x ./pkg/imageindex/
 	go test -run '^$$' -bench BenchmarkServerMemoryWithImages -benchtime 1x -timeout 30m ./test/bench/
+
+bench-import: build ## Imports and notifications against a real registry (test/registry): a 50-tag repository import at the default pace and unthrottled, and registry notification events/s into mappings beside direct mappings (REGISTRY_BENCH_EVENTS, BENCH_ROUNDS).
+	cd test/registry && go test -run '^$$' -bench 'BenchmarkImportRepository|BenchmarkNotificationThroughput' -benchtime 1x -timeout 30m ./...
 
 SCALE_IMAGES  ?= 100000
 SCALE_STREAMS ?= 10000

@@ -27,5 +27,11 @@
 //	      threshold: 5
 //	      backoff: 2s
 //	      ignore:
+//	        mediatypes: [application/octet-stream] # blob uploads and mounts
 //	        actions: [pull]
+//
+// Instead of the token, the endpoint accepts a TLS client certificate signed by a CA of
+// --registry-notifications-client-ca-file (and, with --registry-notifications-allowed-names,
+// with one of those common names). distribution v3.1.2 has no TLS settings for its endpoints
+// and presents none; a TLS-originating proxy or service mesh beside the registry can.
 package notifications

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/klog/v2"
 )
 
@@ -41,9 +42,13 @@ type Fetcher interface {
 
 // Config configures the handler.
 type Config struct {
-	// Token is the bearer token the registry sends (its endpoint's Authorization header). It
-	// must not be empty.
+	// Token is the bearer token the registry sends (its endpoint's Authorization header);
+	// empty accepts no token.
 	Token []byte
+	// ClientCertificates, when set, authenticates a request by its TLS client certificate:
+	// a request it authenticates is accepted without a token. At least one of Token and
+	// ClientCertificates is required.
+	ClientCertificates authenticator.Request
 	// RegistryHost, when set, is the registry host[:port] of dockerImageReference. Otherwise
 	// it is the host the pushing client named (the event's request.host), which is what
 	// clients pull from.
@@ -57,16 +62,18 @@ type Config struct {
 }
 
 // Handler takes the registry's notification POSTs. It is served outside the API's
-// authentication and authorization: the bearer token is its only access check.
+// authentication and authorization: the bearer token, or a client certificate, is its only
+// access check.
 type Handler struct {
-	cfg       Config
-	tokenHash [sha256.Size]byte
+	cfg Config
+	// tokenHash is nil when no token is accepted.
+	tokenHash *[sha256.Size]byte
 }
 
 // New returns the handler.
 func New(cfg Config) (*Handler, error) {
-	if len(cfg.Token) == 0 {
-		return nil, errors.New("registry notifications need a token")
+	if len(cfg.Token) == 0 && cfg.ClientCertificates == nil {
+		return nil, errors.New("registry notifications need a token or a client certificate authority")
 	}
 	if cfg.Fetcher == nil || cfg.Recorder == nil {
 		return nil, errors.New("registry notifications need a fetcher and a recorder")
@@ -74,7 +81,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = defaultTimeout
 	}
-	return &Handler{cfg: cfg, tokenHash: sha256.Sum256(cfg.Token)}, nil
+	h := &Handler{cfg: cfg}
+	if len(cfg.Token) > 0 {
+		sum := sha256.Sum256(cfg.Token)
+		h.tokenHash = &sum
+	}
+	return h, nil
 }
 
 // EventResult is the answer about one event.
@@ -103,8 +115,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="registry notifications"`)
-		http.Error(w, "a valid bearer token is required", http.StatusUnauthorized)
+		message := "a valid client certificate is required"
+		if h.tokenHash != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="registry notifications"`)
+			message = "a valid bearer token is required"
+			if h.cfg.ClientCertificates != nil {
+				message = "a valid bearer token or client certificate is required"
+			}
+		}
+		http.Error(w, message, http.StatusUnauthorized)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != MediaType && mt != "application/json") {
@@ -140,15 +159,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(answer)
 }
 
-// authorized compares the bearer token in constant time (hashes first, so that not even the
-// token's length leaks).
+// authorized accepts the bearer token or a client certificate.
 func (h *Handler) authorized(r *http.Request) bool {
+	return h.tokenMatches(r) || h.certificateAccepted(r)
+}
+
+// tokenMatches compares the bearer token in constant time (hashes first, so that not even the
+// token's length leaks).
+func (h *Handler) tokenMatches(r *http.Request) bool {
+	if h.tokenHash == nil {
+		return false
+	}
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+}
+
+// certificateAccepted verifies the request's client certificate; why one is refused is
+// logged, as the client only sees a 401.
+func (h *Handler) certificateAccepted(r *http.Request) bool {
+	if h.cfg.ClientCertificates == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return false
+	}
+	resp, ok, err := h.cfg.ClientCertificates.AuthenticateRequest(r)
+	if err != nil || !ok {
+		klog.FromContext(r.Context()).V(2).Info("Refused a registry notification's client certificate",
+			"subject", r.TLS.PeerCertificates[0].Subject.String(), "err", err)
+		return false
+	}
+	klog.FromContext(r.Context()).V(4).Info("Registry notification from a client certificate", "user", resp.User.GetName())
+	return true
 }
 
 // handle records the events of a body in order (a manifest list's children are pushed, and

@@ -239,7 +239,7 @@ func TestHandlerRefuses(t *testing.T) {
 		t.Errorf("refused requests wrote %q", r.writes)
 	}
 	if _, err := New(Config{Fetcher: &fakeFetcher{}, Recorder: r}); err == nil {
-		t.Error("a handler without a token was built")
+		t.Error("a handler without a token or a client CA was built")
 	}
 }
 

@@ -35,6 +35,7 @@ type pki struct {
 	frontProxyCA *certKey // --requestheader-client-ca-file: only the aggregator's proxy client certificate
 	servingCA    *certKey // image-apiserver's serving certificate; the APIService's caBundle
 	rogueCA      *certKey // trusted by nobody
+	registryCA   *certKey // --registry-notifications-client-ca-file: registries posting notifications
 
 	kubeAPIServer    *certKey
 	admin            *certKey // system:masters
@@ -42,6 +43,7 @@ type pki struct {
 	frontProxyClient *certKey // CN front-proxy-client, what the aggregator presents
 	rogueFrontProxy  *certKey // CN front-proxy-client from rogueCA
 	serving          *certKey // image-apiserver, SAN api-loopback.image-system.svc
+	registryClient   *certKey // CN registry, from registryCA
 
 	saKeyFile, saPubFile string
 }
@@ -89,12 +91,14 @@ func newPKI(dir string) (*pki, error) {
 	p.frontProxyCA = ca("front-proxy-ca")
 	p.servingCA = ca("image-apiserver-ca")
 	p.rogueCA = ca("rogue-ca")
+	p.registryCA = ca("registry-notifications-ca")
 	p.kubeAPIServer = leaf(p.kubeCA, pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}, "127.0.0.1", "10.0.0.1")
 	p.admin = leaf(p.kubeCA, pkix.Name{CommonName: "e2e-admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil)
 	p.alice = leaf(p.kubeCA, pkix.Name{CommonName: "alice"}, x509.ExtKeyUsageClientAuth, nil)
 	p.frontProxyClient = leaf(p.frontProxyCA, pkix.Name{CommonName: frontProxyClientName}, x509.ExtKeyUsageClientAuth, nil)
 	p.rogueFrontProxy = leaf(p.rogueCA, pkix.Name{CommonName: frontProxyClientName}, x509.ExtKeyUsageClientAuth, nil)
+	p.registryClient = leaf(p.registryCA, pkix.Name{CommonName: "registry"}, x509.ExtKeyUsageClientAuth, nil)
 	// The aggregator verifies the name <service>.<namespace>.svc.
 	p.serving = leaf(p.servingCA, pkix.Name{CommonName: "image-apiserver"}, x509.ExtKeyUsageServerAuth,
 		[]string{loopbackServiceName + "." + serverNamespace + ".svc", "localhost"}, "127.0.0.1")
@@ -104,7 +108,7 @@ func newPKI(dir string) (*pki, error) {
 	for name, c := range map[string]*certKey{
 		"kube-ca": p.kubeCA, "front-proxy-ca": p.frontProxyCA, "serving-ca": p.servingCA,
 		"kube-apiserver": p.kubeAPIServer, "admin": p.admin, "alice": p.alice,
-		"front-proxy-client": p.frontProxyClient, "serving": p.serving,
+		"front-proxy-client": p.frontProxyClient, "serving": p.serving, "registry-ca": p.registryCA,
 	} {
 		if err := c.write(dir, name); err != nil {
 			return nil, err

@@ -220,6 +220,7 @@ func (s *stack) startServer(ctx context.Context) error {
 		"--kubeconfig="+kubeconfig, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
 		"--data-dir="+filepath.Join(s.dir, "image-apiserver-data"),
 		"--registry-hostname=registry.e2e.test:5000",
+		"--registry-notifications-client-ca-file="+s.pki.registryCA.certFile,
 		framework.LoopbackRegistriesOnly,
 		"--v=2")
 	if err != nil {

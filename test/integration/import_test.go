@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	imagev1 "github.com/openshift/api/image/v1"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -267,6 +268,92 @@ func TestAutomaticImports(t *testing.T) {
 	}
 	second := src.push(ns + "/app:stable")
 	eventually(t, "the scheduled tag follows the registry", func() bool { return head() == second })
+
+	testRepositoryImport(t, c, src)
+}
+
+// testRepositoryImport: a stream created with spec.dockerImageRepository gets every tag of
+// that repository imported (as OpenShift's controller does, in one import with the stream's
+// importable spec tags, and insecure by the stream's annotation), is marked as imported into,
+// and is imported again only once that mark is removed.
+func testRepositoryImport(t *testing.T, c imageclient.Interface, src *sourceRegistry) {
+	ctx := testContext(t)
+	const ns = "auto-repo"
+	streams := c.ImageV1().ImageStreams(ns)
+	pushed := map[string]string{}
+	for _, tag := range []string{"latest", "1.0", "2.0"} {
+		pushed[tag] = src.push(ns + "/app:" + tag)
+	}
+	pushed["extra"] = src.push(ns + "/other:extra")
+	repo := src.host + "/" + ns + "/app"
+	stream := newStream("app")
+	stream.Annotations = map[string]string{imagev1.InsecureRepositoryAnnotation: "true"}
+	stream.Spec.DockerImageRepository = repo
+	stream.Spec.Tags = []imagev1.TagReference{{
+		Name: "extra", From: &corev1.ObjectReference{Kind: "DockerImage", Name: src.host + "/" + ns + "/other:extra"},
+		ImportPolicy: imagev1.TagImportPolicy{Insecure: true},
+	}}
+	if _, err := streams.Create(ctx, stream, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	get := func() *imagev1.ImageStream {
+		is, err := streams.Get(ctx, "app", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return is
+	}
+	heads := func(is *imagev1.ImageStream) map[string]string {
+		out := map[string]string{}
+		for _, st := range is.Status.Tags {
+			if len(st.Items) > 0 {
+				out[st.Tag] = st.Items[0].Image
+			}
+		}
+		return out
+	}
+	var last *imagev1.ImageStream
+	defer func() {
+		if t.Failed() && last != nil {
+			t.Logf("the stream: annotations %v\nspec %+v\nstatus %+v", last.Annotations, last.Spec, last.Status)
+		}
+	}()
+	eventually(t, "every tag of the repository is imported", func() bool { last = get(); return len(heads(last)) == len(pushed) })
+	imported := get()
+	if got := heads(imported); fmt.Sprint(got) != fmt.Sprint(pushed) {
+		t.Errorf("heads %v, want %v", got, pushed)
+	}
+	if imported.Annotations[imagev1.DockerImageRepositoryCheckAnnotation] == "" {
+		t.Errorf("the stream is not marked as imported into: %v", imported.Annotations)
+	}
+	for tag := range pushed {
+		spec := imageutil.SpecTag(imported, tag)
+		wantFrom := repo + ":" + tag
+		if tag == "extra" {
+			wantFrom = src.host + "/" + ns + "/other:extra"
+		}
+		if spec == nil || spec.From == nil || spec.From.Name != wantFrom || spec.Generation == nil ||
+			*spec.Generation != imageutil.LatestTagEvent(imported, tag).Generation {
+			t.Errorf("spec tag %s: %+v, want from %s at its event's generation", tag, spec, wantFrom)
+		}
+	}
+	for _, d := range pushed {
+		if _, err := c.ImageV1().Images().Get(ctx, d, metav1.GetOptions{}); err != nil {
+			t.Errorf("imported image %s: %v", d, err)
+		}
+	}
+
+	// A tag pushed later comes in once the mark is removed, as with OpenShift.
+	pushed["3.0"] = src.push(ns + "/app:3.0")
+	unmark := imported.DeepCopy()
+	delete(unmark.Annotations, imagev1.DockerImageRepositoryCheckAnnotation)
+	if _, err := streams.Update(ctx, unmark, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the repository is imported again", func() bool { return heads(get())["3.0"] == pushed["3.0"] })
+	if again := get(); again.Annotations[imagev1.DockerImageRepositoryCheckAnnotation] == "" || fmt.Sprint(heads(again)) != fmt.Sprint(pushed) {
+		t.Errorf("after the second import: heads %v, annotations %v", heads(again), again.Annotations)
+	}
 }
 
 // eventually polls cond (the server imports asynchronously) with a generous no-hang bound.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -60,22 +61,34 @@ func (r *sourceRegistry) registryEvent(action, repo, digest, tag string) map[str
 // code and body.
 func notify(t *testing.T, s *framework.Server, token string, events ...map[string]any) (int, string) {
 	t.Helper()
+	return notifyOver(t, s, nil, token, events...)
+}
+
+// notifyOver is notify over a TLS configuration that withTLS changes (client certificates).
+func notifyOver(t *testing.T, s *framework.Server, withTLS func(*tls.Config), token string, events ...map[string]any) (int, string) {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"events": events})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The server's CA, but not the admin's credentials: the registry has only its token.
-	cfg := rest.AnonymousClientConfig(s.RESTConfig())
-	client, err := rest.HTTPClientFor(cfg)
+	tlsConfig, err := rest.TLSConfigFor(rest.AnonymousClientConfig(s.RESTConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if withTLS != nil {
+		withTLS(tlsConfig)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, s.URL+notificationsPath, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v2+json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +236,79 @@ func TestRegistryNotifications(t *testing.T) {
 		if !strings.Contains(string(metrics), "openshift_image_apiserver_registry_notification_events_total{"+want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestRegistryNotificationsClientCertificate: with --registry-notifications-client-ca-file
+// (and no token), a registry that presents a certificate of that CA with an allowed name is
+// accepted: the server asks for one, naming the CA, so that a client picks it. A certificate
+// of another CA or with another name, or none, is 401 and records nothing; the endpoint's
+// certificates authenticate nobody to the API, whose other clients are unaffected.
+func TestRegistryNotificationsClientCertificate(t *testing.T) {
+	ca, other := framework.NewTestCA(t, "registry clients"), framework.NewTestCA(t, "other clients")
+	s := framework.StartServer(t, framework.Options{ExtraArgs: []string{
+		"--registry-notifications-client-ca-file", ca.File, "--registry-notifications-allowed-names", "registry-0,registry-1",
+	}})
+	src := startSourceRegistry(t)
+	c := s.ImageClient("application/json")
+	ctx := testContext(t)
+	const ns = "notify-cert"
+	// offer presents cert only when the server's request names its CA, as Go clients (the
+	// registry's among them) choose; force presents it whatever the server asks for.
+	offer := func(cert tls.Certificate) func(*tls.Config) {
+		return func(c *tls.Config) { c.Certificates = []tls.Certificate{cert} }
+	}
+	force := func(cert tls.Certificate) func(*tls.Config) {
+		return func(c *tls.Config) {
+			c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+		}
+	}
+
+	digest := src.push(ns + "/app:1.0")
+	ev := src.registryEvent("push", ns+"/app", digest, "1.0")
+	for name, withTLS := range map[string]func(*tls.Config){
+		"no certificate":     nil,
+		"another CA":         force(other.ClientCertificate(t, "registry-0")),
+		"a name not allowed": force(ca.ClientCertificate(t, "intruder")),
+	} {
+		if code, body := notifyOver(t, s, withTLS, "", ev); code != http.StatusUnauthorized {
+			t.Errorf("%s: %d %s", name, code, body)
+		}
+	}
+	if code, body := notify(t, s, "any-token", ev); code != http.StatusUnauthorized {
+		t.Errorf("a token, none configured: %d %s", code, body)
+	}
+	if _, err := c.ImageV1().ImageStreams(ns).Get(ctx, "app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a refused notification created the stream: %v", err)
+	}
+
+	registry := ca.ClientCertificate(t, "registry-0")
+	if code, body := notifyOver(t, s, offer(registry), "", ev); code != http.StatusOK {
+		t.Fatalf("the registry's certificate: %d %s", code, body)
+	}
+	stream, err := c.ImageV1().ImageStreams(ns).Get(ctx, "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head := imageutil.LatestTagEvent(stream, "1.0"); head == nil || head.Image != digest {
+		t.Errorf("tag 1.0: %+v", head)
+	}
+
+	// The certificate is no API credential.
+	tlsConfig, err := rest.TLSConfigFor(rest.AnonymousClientConfig(s.RESTConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	force(registry)(tlsConfig)
+	api := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	defer api.CloseIdleConnections()
+	resp, err := api.Get(s.URL + "/apis/image.openshift.io/v1/namespaces/" + ns + "/imagestreams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the API with the registry's certificate: %d", resp.StatusCode)
 	}
 }
 

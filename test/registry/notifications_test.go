@@ -2,9 +2,11 @@ package registry
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	imagev1 "github.com/openshift/api/image/v1"
@@ -94,6 +96,90 @@ func TestPushNotifications(t *testing.T) {
 	}
 	if len(stream.Status.Tags) != 1 || len(stream.Status.Tags[0].Items) != 1 {
 		t.Errorf("stream app: %+v", stream.Status.Tags)
+	}
+}
+
+// TestNotificationsSurviveServerKill: the registry keeps the events the server could not
+// take in its queue and sends them again: pushes that go on while the server is killed
+// (SIGKILL, in the middle of its work) and while it is down all land in their stream once it
+// is back on the same data directory and port.
+func TestNotificationsSurviveServerKill(t *testing.T) {
+	const token = "registry-notification-token"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := framework.StartServer(t, framework.Options{ExtraArgs: []string{
+		"--registry-notifications-token-file", tokenFile,
+		"--tls-cert-file", servingCert, "--tls-private-key-file", servingKey,
+	}})
+	endpoint := notificationEndpoint(s.URL, token)
+	// Retry a down server often: the test waits for the backlog to drain.
+	endpoint.Threshold, endpoint.Backoff = 3, 50*time.Millisecond
+	reg := startRegistry(t, registryOptions{notify: endpoint})
+	const ns, n = "team", 24
+	recorded := func() (map[string]string, error) {
+		stream, err := s.ImageClient("application/json").ImageV1().ImageStreams(ns).Get(testContext(t), "burst", metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		heads := map[string]string{}
+		for _, st := range stream.Status.Tags {
+			if len(st.Items) > 0 {
+				heads[st.Tag] = st.Items[0].Image
+			}
+		}
+		return heads, nil
+	}
+
+	// Pushes go on in the background; the server is killed once some have landed, while the
+	// others are being sent or wait in the registry's queue.
+	pushed := make(map[string]string, n)
+	var pushErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			tag := fmt.Sprintf("t%02d", i)
+			img, err := reg.tryPush(ns + "/burst:" + tag)
+			if err != nil {
+				pushErr = err
+				return
+			}
+			d, err := img.Digest()
+			if err != nil {
+				pushErr = err
+				return
+			}
+			pushed[tag] = d.String()
+		}
+	}()
+	var atKill int
+	eventually(t, "the first pushes are recorded", func() bool {
+		heads, err := recorded()
+		atKill = len(heads)
+		return err == nil && atKill >= 3
+	})
+	s.Kill()
+	<-done
+	t.Logf("killed with %d of %d pushes recorded", atKill, n)
+	if pushErr != nil {
+		t.Fatal(pushErr)
+	}
+	// Down: the events wait in the registry, retried.
+	s.Start()
+	eventually(t, "every push is recorded after the restart", func() bool {
+		heads, err := recorded()
+		return err == nil && len(heads) == n
+	})
+	heads, err := recorded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, d := range pushed {
+		if heads[tag] != d {
+			t.Errorf("tag %s: head %q, pushed %s", tag, heads[tag], d)
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	certutil "k8s.io/client-go/util/cert"
 )
 
 func TestNotificationOptions(t *testing.T) {
@@ -33,10 +35,28 @@ func TestNotificationOptions(t *testing.T) {
 		}
 	}
 
+	// A client CA alone turns the endpoint on; the file must hold certificates.
+	caPEM, _, err := certutil.GenerateSelfSignedCertKey("registry-clients", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := write("ca.crt", string(caPEM))
+	withCA, err := (&NotificationOptions{ClientCAFile: ca, AllowedNames: []string{"registry"}}).config(nil)
+	if err != nil || withCA == nil || withCA.ClientCA == nil || len(withCA.Token) != 0 || len(withCA.AllowedNames) != 1 {
+		t.Errorf("client CA file: %+v, %v", withCA, err)
+	}
+	for _, file := range []string{empty, token, filepath.Join(dir, "missing")} {
+		if _, err := (&NotificationOptions{ClientCAFile: file}).config(nil); err == nil || !strings.Contains(err.Error(), "--registry-notifications-client-ca-file") {
+			t.Errorf("client CA %s: %v", file, err)
+		}
+	}
+
 	for _, tt := range []struct {
 		opts NotificationOptions
 		want string
 	}{
+		{opts: NotificationOptions{ClientCAFile: ca, RegistryHost: "registry.example.com", AllowedNames: []string{"registry"}}},
+		{opts: NotificationOptions{TokenFile: token, AllowedNames: []string{"registry"}}, want: "--registry-notifications-allowed-names needs --registry-notifications-client-ca-file"},
 		{opts: NotificationOptions{}},
 		{opts: NotificationOptions{TokenFile: token, RegistryHost: "registry.example.com"}},
 		{opts: NotificationOptions{RegistryHost: "registry.example.com"}, want: "needs --registry-notifications-token-file"},

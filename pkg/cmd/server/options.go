@@ -87,6 +87,9 @@ type Options struct {
 	ImageImportMode string
 	// ImportDockerConfig is a docker config.json with the credentials of imports (standalone).
 	ImportDockerConfig string
+	// ImportRegistryQPS and ImportRegistryBurst pace the requests imports make to a registry.
+	ImportRegistryQPS   float64
+	ImportRegistryBurst int
 	// ScheduledImageImportInterval and MaxScheduledImageImportsPerMinute pace scheduled imports.
 	ScheduledImageImportInterval      durationFlag
 	MaxScheduledImageImportsPerMinute int
@@ -139,6 +142,8 @@ func NewOptions() (*Options, error) {
 		MappingFastPath:     true,
 
 		MaxImagesBulkImportedPerRepository: 50,
+		ImportRegistryQPS:                  importer.DefaultRegistryQPS,
+		ImportRegistryBurst:                importer.DefaultRegistryBurst,
 		ScheduledImageImportInterval:       durationFlag(15 * time.Minute),
 		MaxScheduledImageImportsPerMinute:  60,
 		ImageImportMode:                    string(imagev1.ImportModeLegacy),
@@ -184,6 +189,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.IntVar(&o.MaxImagesBulkImportedPerRepository, "max-images-bulk-imported-per-repository", o.MaxImagesBulkImportedPerRepository, "How many tags an ImageStreamImport of a whole repository takes, in OpenShift's priority order (latest, then versions, newest first); the others are listed in status.repository.additionalTags. -1 takes all.")
 	fs.StringVar(&o.ImageImportMode, "image-import-mode", o.ImageImportMode, "Import mode of spec tags and imports that name none: Legacy (a manifest list is imported as the one image of this server's platform) or PreserveOriginal (the list and every image in it).")
 	fs.StringVar(&o.ImportDockerConfig, "import-docker-config", o.ImportDockerConfig, "A docker config.json whose credentials ImageStreamImport uses for registries. Aggregated servers use the namespace's pull secrets instead.")
+	fs.Float64Var(&o.ImportRegistryQPS, "import-registry-qps", o.ImportRegistryQPS, "Manifest and tag-list requests a second that all imports together (ImageStreamImport, automatic and scheduled imports) make to one registry host; a 50-tag repository import takes some 25 s at the default, which spares public registries. Raise it for registries of your own.")
+	fs.IntVar(&o.ImportRegistryBurst, "import-registry-burst", o.ImportRegistryBurst, "Requests beyond --import-registry-qps that imports may make to one registry host at once.")
 	fs.Var(&o.ScheduledImageImportInterval, "scheduled-image-import-interval", "How often spec tags with importPolicy.scheduled are imported again, spread over the interval.")
 	fs.IntVar(&o.MaxScheduledImageImportsPerMinute, "max-scheduled-image-imports-per-minute", o.MaxScheduledImageImportsPerMinute, "At most this many scheduled imports start in a minute.")
 	o.Notifications.AddFlags(&fss)
@@ -315,6 +322,9 @@ func (o *Options) Validate() error {
 	if o.MaxImagesBulkImportedPerRepository < -1 || o.MaxImagesBulkImportedPerRepository == 0 {
 		errs = append(errs, fmt.Errorf("--max-images-bulk-imported-per-repository=%d: must be a positive number, or -1 for all", o.MaxImagesBulkImportedPerRepository))
 	}
+	if o.ImportRegistryQPS <= 0 || o.ImportRegistryBurst < 1 {
+		errs = append(errs, fmt.Errorf("--import-registry-qps=%g and --import-registry-burst=%d: must be positive", o.ImportRegistryQPS, o.ImportRegistryBurst))
+	}
 	if time.Duration(o.ScheduledImageImportInterval) < time.Second || o.MaxScheduledImageImportsPerMinute < 1 {
 		errs = append(errs, fmt.Errorf("--scheduled-image-import-interval must be at least 1s and --max-scheduled-image-imports-per-minute at least 1"))
 	}
@@ -442,6 +452,8 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 			MaxTagsPerRepository: o.MaxImagesBulkImportedPerRepository,
 			DefaultImportMode:    imagev1.ImportModeType(o.ImageImportMode),
 			AllowedRegistries:    o.AllowedRegistriesForImport,
+			RegistryQPS:          o.ImportRegistryQPS,
+			RegistryBurst:        o.ImportRegistryBurst,
 		}),
 	}
 	// Decoding defaults every tag's import mode; set before the server decodes anything.
@@ -458,6 +470,9 @@ func (o *Options) Config(adminToken string) (*apiserver.Config, error) {
 		return nil, err
 	}
 	extra.Notifications = notifications
+	if err := notifications.ApplyClientCA(&cfg.Authentication, cfg.SecureServing); err != nil {
+		return nil, fmt.Errorf("--registry-notifications-client-ca-file: %w", err)
+	}
 	cfg.LongRunningFunc = longRunningImports(cfg.LongRunningFunc)
 	if !o.Standalone {
 		// Aggregated: pull secrets come from kube-apiserver, read with the server's own

@@ -334,3 +334,31 @@ func names(entries []os.DirEntry) []string {
 	}
 	return out
 }
+
+// TestImportRegistryRateFlags: the pace of imports per registry host is a positive rate and
+// burst; OpenShift's values are the defaults.
+func TestImportRegistryRateFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{args: nil},
+		{args: []string{"--import-registry-qps=50", "--import-registry-burst=100"}},
+		{args: []string{"--import-registry-qps=0"}, want: "--import-registry-qps=0"},
+		{args: []string{"--import-registry-burst=0"}, want: "--import-registry-burst=0"},
+	} {
+		o := completedOptions(t, append([]string{"--standalone", "--data-dir=" + t.TempDir()}, tc.args...))
+		// Validate also applies the logging flags, which a process may do once: only the
+		// errors about these flags count here.
+		msg := ""
+		if err := o.Validate(); err != nil {
+			msg = err.Error()
+		}
+		if strings.Contains(msg, "--import-registry-") != (tc.want != "") || !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q", tc.args, msg)
+		}
+	}
+	if o, _ := NewOptions(); o.ImportRegistryQPS != 2 || o.ImportRegistryBurst != 3 {
+		t.Errorf("defaults %g/%d, want OpenShift's 2/3", o.ImportRegistryQPS, o.ImportRegistryBurst)
+	}
+}

@@ -1,11 +1,14 @@
 // Package imageimport imports images by itself, as OpenShift's controller manager does (D17):
 // a spec tag `from: DockerImage` that is new, or whose generation moved past what its status
-// records, is imported; tags with importPolicy.scheduled are imported again every interval,
-// at most a given number a minute, spread over the interval.
+// records, is imported; a stream with spec.dockerImageRepository that was never imported into
+// gets the whole repository imported; tags with importPolicy.scheduled are imported again
+// every interval, at most a given number a minute, spread over the interval.
 //
 // The rules are OpenShift's, so that its controller and this one agree on what needs an
 // import: a tag needs one when its spec generation is greater than the generation its status
-// last recorded, an event's or an ImportSuccess condition's.
+// last recorded, an event's or an ImportSuccess condition's; a repository needs one until the
+// stream carries the openshift.io/image.dockerRepositoryCheck annotation, which every import
+// sets.
 package imageimport
 
 import (
@@ -17,18 +20,21 @@ import (
 
 	imagev1 "github.com/openshift/api/image/v1"
 	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
+	"github.com/image-apiserver/image-apiserver/pkg/apis/image/reference"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
 )
 
-// Importer imports spec tags of a stream into it.
+// Importer imports into stream, at its current version, what spec asks for, as OpenShift's
+// controllers post an ImageStreamImport for it.
 type Importer interface {
-	ImportSpecTags(ctx context.Context, stream *imagev1.ImageStream, tags []imagev1.TagReference) (*imagev1.ImageStreamImport, error)
+	ImportStream(ctx context.Context, stream *imagev1.ImageStream, spec imagev1.ImageStreamImportSpec) (*imagev1.ImageStreamImport, error)
 }
 
 // StreamReader reads a stream as stored now; nil when it does not exist.
@@ -87,13 +93,13 @@ func key(namespace, name string) string { return namespace + "/" + name }
 func (c *Controller) Observe(stream *imagev1.ImageStream) {
 	k := key(stream.Namespace, stream.Name)
 	c.mu.Lock()
-	if hasScheduled(stream) {
+	if needsScheduling(stream) {
 		c.scheduled[k] = true
 	} else {
 		delete(c.scheduled, k)
 	}
 	c.mu.Unlock()
-	if len(TagsToImport(stream, false)) > 0 {
+	if ImportSpec(stream) != nil {
 		c.queue.Add(k)
 	}
 }
@@ -119,24 +125,85 @@ func (c *Controller) Forget(namespace, name string) {
 	delete(c.due, key(namespace, name))
 }
 
-// TagsToImport returns the spec tags of stream that need an import: DockerImage sources (not
-// mere references) whose generation is newer than what their status records, and, when
-// scheduledDue, every scheduled one.
-func TagsToImport(stream *imagev1.ImageStream, scheduledDue bool) []imagev1.TagReference {
-	var tags []imagev1.TagReference
+// ImportSpec is the import stream needs now, nil when it needs none. As OpenShift's
+// controller decides:
+//
+//   - a stream with spec.dockerImageRepository that was never imported into (it lacks the
+//     openshift.io/image.dockerRepositoryCheck annotation, which every import sets) imports the
+//     whole repository, and every importable spec tag with it (the spec tags win where both
+//     name a tag); the stream's openshift.io/image.insecureRepository annotation makes the
+//     repository import insecure;
+//   - otherwise the importable spec tags whose generation is newer than what their status
+//     records are imported (and, without the annotation, those that never had a generation).
+//
+// A spec tag is importable when it comes from a DockerImage and is not a mere reference.
+func ImportSpec(stream *imagev1.ImageStream) *imagev1.ImageStreamImportSpec {
+	needed, partial := needsImport(stream)
+	if !needed {
+		return nil
+	}
+	spec := &imagev1.ImageStreamImportSpec{Import: true}
 	for _, tag := range stream.Spec.Tags {
-		if tag.From == nil || tag.From.Kind != "DockerImage" || tag.Reference {
-			continue
-		}
-		if (scheduledDue && tag.ImportPolicy.Scheduled) || tag.Generation == nil || *tag.Generation > observedGeneration(stream, tag.Name) {
-			tags = append(tags, tag)
+		if importable(tag) && (!partial || tagNeedsImport(stream, tag, true)) {
+			spec.Images = append(spec.Images, imagev1.ImageImportSpec{
+				From:            corev1.ObjectReference{Kind: "DockerImage", Name: tag.From.Name},
+				To:              &corev1.LocalObjectReference{Name: tag.Name},
+				ImportPolicy:    tag.ImportPolicy,
+				ReferencePolicy: tag.ReferencePolicy,
+			})
 		}
 	}
-	return tags
+	if repo := stream.Spec.DockerImageRepository; !partial && repo != "" {
+		spec.Repository = &imagev1.RepositoryImportSpec{
+			From:         corev1.ObjectReference{Kind: "DockerImage", Name: repo},
+			ImportPolicy: imagev1.TagImportPolicy{Insecure: stream.Annotations[imagev1.InsecureRepositoryAnnotation] == "true"},
+		}
+	}
+	if spec.Repository == nil && len(spec.Images) == 0 {
+		return nil
+	}
+	return spec
+}
+
+// needsImport reports whether stream needs an import, and whether a partial one (its changed
+// tags only) or the whole repository with every tag.
+func needsImport(stream *imagev1.ImageStream) (needed, partial bool) {
+	if stream.Annotations[imagev1.DockerImageRepositoryCheckAnnotation] == "" {
+		if stream.Spec.DockerImageRepository != "" {
+			return true, false
+		}
+		for _, tag := range stream.Spec.Tags {
+			if importable(tag) {
+				return true, true
+			}
+		}
+	}
+	for _, tag := range stream.Spec.Tags {
+		if tagNeedsImport(stream, tag, false) {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+func importable(tag imagev1.TagReference) bool {
+	return tag.From != nil && tag.From.Kind == "DockerImage" && !tag.Reference
+}
+
+// tagNeedsImport reports whether an importable tag's spec generation is newer than what its
+// status records; a tag without a generation needs one when withoutGeneration says so.
+func tagNeedsImport(stream *imagev1.ImageStream, tag imagev1.TagReference, withoutGeneration bool) bool {
+	if !importable(tag) {
+		return false
+	}
+	if tag.Generation == nil {
+		return withoutGeneration
+	}
+	return *tag.Generation > observedGeneration(stream, tag.Name)
 }
 
 // observedGeneration is the newest generation the tag's status records: its head event's or
-// an ImportSuccess condition's.
+// its ImportSuccess condition's.
 func observedGeneration(stream *imagev1.ImageStream, tag string) int64 {
 	var observed int64
 	if st := imageutil.StatusTag(stream, tag); st != nil {
@@ -144,21 +211,56 @@ func observedGeneration(stream *imagev1.ImageStream, tag string) int64 {
 			observed = st.Items[0].Generation
 		}
 		for _, c := range st.Conditions {
-			if c.Type == imagev1.ImportSuccess && c.Generation > observed {
-				observed = c.Generation
+			if c.Type == imagev1.ImportSuccess {
+				observed = max(observed, c.Generation)
+				break
 			}
 		}
 	}
 	return observed
 }
 
-func hasScheduled(stream *imagev1.ImageStream) bool {
+// needsScheduling reports whether stream has a tag to import again on every turn: an
+// importable scheduled tag, unless it names a digest and was imported already (a digest never
+// moves; it is tried until it is imported once).
+func needsScheduling(stream *imagev1.ImageStream) bool {
 	for _, tag := range stream.Spec.Tags {
-		if tag.ImportPolicy.Scheduled && tag.From != nil && tag.From.Kind == "DockerImage" && !tag.Reference {
+		if scheduledNow(stream, tag) {
 			return true
 		}
 	}
 	return false
+}
+
+func scheduledNow(stream *imagev1.ImageStream, tag imagev1.TagReference) bool {
+	if !importable(tag) || !tag.ImportPolicy.Scheduled {
+		return false
+	}
+	ref, err := reference.Parse(tag.From.Name)
+	if err != nil {
+		return false
+	}
+	return ref.ID == "" || !imported(stream, tag)
+}
+
+// imported reports whether the tag's head event answers its current spec generation.
+func imported(stream *imagev1.ImageStream, tag imagev1.TagReference) bool {
+	head := imageutil.LatestTagEvent(stream, tag.Name)
+	return head != nil && tag.Generation != nil && head.Generation == *tag.Generation
+}
+
+// withScheduledTurn returns a copy of stream whose scheduled tags ask for an import: their
+// generation is moved to the stream's next one, as OpenShift's scheduler does (locally only;
+// the import records the real one).
+func withScheduledTurn(stream *imagev1.ImageStream) *imagev1.ImageStream {
+	stream = stream.DeepCopy()
+	next := stream.Generation + 1
+	for i, tag := range stream.Spec.Tags {
+		if scheduledNow(stream, tag) {
+			stream.Spec.Tags[i].Generation = &next
+		}
+	}
+	return stream
 }
 
 // Run imports until ctx ends.
@@ -204,7 +306,7 @@ func (c *Controller) next(ctx context.Context) bool {
 	}
 	defer c.queue.Done(k)
 	if err := c.sync(ctx, k); err != nil {
-		klog.FromContext(ctx).V(2).Info("Automatic image import failed; retrying", "imageStream", k, "err", err)
+		klog.FromContext(ctx).Info("Automatic image import failed; retrying", "imageStream", k, "err", err)
 		c.queue.AddRateLimited(k)
 		return true
 	}
@@ -228,8 +330,11 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	due := c.due[k]
 	delete(c.due, k)
 	c.mu.Unlock()
-	tags := TagsToImport(stream, due)
-	if len(tags) == 0 {
+	if due {
+		stream = withScheduledTurn(stream)
+	}
+	spec := ImportSpec(stream)
+	if spec == nil {
 		return nil
 	}
 	if due {
@@ -237,7 +342,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 			return err
 		}
 	}
-	_, err = c.importer.ImportSpecTags(ctx, stream, tags)
+	_, err = c.importer.ImportStream(ctx, stream, *spec)
 	return err
 }
 

@@ -26,6 +26,8 @@ type outcome struct {
 	image    *imagev1.Image
 	children []*imagev1.Image
 	status   metav1.Status
+	// fromRepository marks a tag found in spec.repository rather than named in spec.images.
+	fromRepository bool
 }
 
 // mutate records the outcomes in the stream, as OpenShift's import does: a success whose image
@@ -93,9 +95,9 @@ func recordSuccess(stream *imagev1.ImageStream, o outcome, next int64, now metav
 	return changed
 }
 
-// recordFailure adds the failure as an ImportSuccess=False condition of the tag, unless the
+// recordFailure records the failure as the tag's ImportSuccess=False condition, unless the
 // same failure is recorded already (a repeated failure does not rewrite the stream), and
-// makes sure the tag exists in spec.
+// makes sure a tag that spec.images named exists in spec.
 func recordFailure(stream *imagev1.ImageStream, o outcome, next int64, now metav1.Time) bool {
 	message := o.status.Message
 	if message == "" {
@@ -118,9 +120,10 @@ func recordFailure(stream *imagev1.ImageStream, o outcome, next int64, now metav
 		imageutil.SortTags(stream)
 		st = imageutil.StatusTag(stream, o.tag)
 	}
-	st.Conditions = append(st.Conditions, cond)
+	// The newest failure replaces what an earlier one recorded.
+	st.Conditions = []imagev1.TagEventCondition{cond}
 	spec := imageutil.SpecTag(stream, o.tag)
-	if spec == nil && o.from != "" {
+	if spec == nil && o.from != "" && !o.fromRepository {
 		setSpecTag(stream, imagev1.TagReference{
 			Name: o.tag, From: &corev1.ObjectReference{Kind: "DockerImage", Name: o.from},
 			ImportPolicy: o.importPolicy, ReferencePolicy: o.referencePolicy,

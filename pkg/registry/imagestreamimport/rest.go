@@ -10,15 +10,16 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	imagev1 "github.com/openshift/api/image/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 
+	v1defaults "github.com/image-apiserver/image-apiserver/pkg/apis/image/v1"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/streamwriter"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream/tagwrite"
 )
@@ -148,16 +149,8 @@ func (r *REST) target(ctx context.Context, name, rv string, uid types.UID) (*ima
 // as POST images would (a 422 there fails the import before anything is written).
 func (r *REST) outcomes(ctx context.Context, isi *imagev1.ImageStreamImport) ([]outcome, error) {
 	var out []outcome
-	for i, spec := range isi.Spec.Images {
-		if spec.To == nil || i >= len(isi.Status.Images) {
-			continue // no target tag: fetched, not recorded
-		}
-		o, err := r.outcome(ctx, spec.To.Name, spec.From.Name, spec.ImportPolicy, spec.ReferencePolicy, &isi.Status.Images[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
+	// The repository's tags first: a spec.images entry for the same tag comes later and wins,
+	// as in OpenShift.
 	if repo := isi.Spec.Repository; repo != nil && isi.Status.Repository != nil {
 		// Validation proved the repository has neither tag nor digest.
 		base := repo.From.Name
@@ -170,8 +163,21 @@ func (r *REST) outcomes(ctx context.Context, isi *imagev1.ImageStreamImport) ([]
 			if err != nil {
 				return nil, err
 			}
+			// A tag of the repository that failed gets its condition, but no spec tag: only
+			// what was asked for by name is added to the spec on failure.
+			o.fromRepository = true
 			out = append(out, o)
 		}
+	}
+	for i, spec := range isi.Spec.Images {
+		if spec.To == nil || i >= len(isi.Status.Images) {
+			continue // no target tag: fetched, not recorded
+		}
+		o, err := r.outcome(ctx, spec.To.Name, spec.From.Name, spec.ImportPolicy, spec.ReferencePolicy, &isi.Status.Images[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }
@@ -240,22 +246,21 @@ func strip(st *imagev1.ImageImportStatus, keep bool) {
 	}
 }
 
-// ImportSpecTags imports the given spec tags of stream (each from its DockerImage source into
-// itself), as OpenShift's controllers post an ImageStreamImport for them, at the stream's
-// current version: the automatic imports of D17. The answer's per-tag statuses say what
-// failed; they are recorded in the stream as conditions.
-func (r *REST) ImportSpecTags(ctx context.Context, stream *imagev1.ImageStream, tags []imagev1.TagReference) (*imagev1.ImageStreamImport, error) {
+// ImportStream imports what spec asks for into stream, at the stream's current version, as
+// OpenShift's controllers post an ImageStreamImport for it: the automatic imports of D17 (spec
+// tags, each from its DockerImage source into itself, and the whole spec.dockerImageRepository
+// of a stream never imported into). The answer's per-image statuses say what failed; they are
+// recorded in the stream as conditions.
+func (r *REST) ImportStream(ctx context.Context, stream *imagev1.ImageStream, spec imagev1.ImageStreamImportSpec) (*imagev1.ImageStreamImport, error) {
 	isi := &imagev1.ImageStreamImport{
 		ObjectMeta: metav1.ObjectMeta{Namespace: stream.Namespace, Name: stream.Name},
-		Spec:       imagev1.ImageStreamImportSpec{Import: true},
+		Spec:       *spec.DeepCopy(),
 	}
-	for _, tag := range tags {
-		isi.Spec.Images = append(isi.Spec.Images, imagev1.ImageImportSpec{
-			From:            *tag.From.DeepCopy(),
-			To:              &corev1.LocalObjectReference{Name: tag.Name},
-			ImportPolicy:    tag.ImportPolicy,
-			ReferencePolicy: tag.ReferencePolicy,
-		})
+	// As the server decodes a posted import: a repository's reference policy defaults to
+	// Source, import modes to the server's.
+	v1defaults.SetObjectDefaults_ImageStreamImport(isi)
+	if errs := r.strategy.Validate(ctx, isi); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: imagev1.GroupName, Kind: "ImageStreamImport"}, isi.Name, errs)
 	}
 	ctx = genericapirequest.WithNamespace(ctx, stream.Namespace)
 	return r.run(ctx, isi, stream.ResourceVersion, stream.UID, false)
