@@ -27,8 +27,8 @@ import (
 // fraction of the memory the server needs anyway once images pile up.
 const DefaultFloor = 128 << 20
 
-// DefaultMaxSlack is the default cap on the heap's growth past its live objects: 192 MiB.
-const DefaultMaxSlack = 192 << 20
+// DefaultMaxSlack is the default cap on the heap's growth past its live objects: 128 MiB.
+const DefaultMaxSlack = 128 << 20
 
 // maxPercent bounds the percentage set for a nearly empty heap, where the floor divided by the
 // live size would be huge.
