@@ -1,97 +1,68 @@
 package reference
 
 import (
-	"errors"
+	// go-digest reports an algorithm as supported only when its hash is
+	// linked in; without these, sha384 and sha512 digests would be
+	// "unsupported" in any binary that happens not to import them.
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 )
 
-// Digest errors. Their texts are those of the real server (openshift/library-go)
-// because clients see them verbatim as `Invalid value` details.
+// Digest errors: go-digest's own values, whose texts are those of the real
+// server (clients see them verbatim as `Invalid value` details).
 var (
 	// ErrDigestInvalidFormat is returned when a digest is not `algorithm:hex`.
-	ErrDigestInvalidFormat = errors.New("invalid checksum digest format")
+	ErrDigestInvalidFormat = digest.ErrDigestInvalidFormat
 	// ErrDigestInvalidLength is returned when the hex part does not have the
 	// length its algorithm produces.
-	ErrDigestInvalidLength = errors.New("invalid checksum digest length")
+	ErrDigestInvalidLength = digest.ErrDigestInvalidLength
 	// ErrDigestUnsupported is returned for algorithms other than sha256,
 	// sha384 and sha512.
-	ErrDigestUnsupported = errors.New("unsupported digest algorithm")
+	ErrDigestUnsupported = digest.ErrDigestUnsupported
 )
 
 // DigestPattern is the syntax of a digest inside a pull spec: an algorithm
-// name, a colon and at least 32 hex digits (128 bits). It does not check the
-// algorithm or the exact length; ParseDigest does.
-const DigestPattern = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+// name, a colon and at least 32 hex digits (128 bits) of either case. It does
+// not check the algorithm or the exact length; ParseDigest does. It is
+// distribution's digest grammar (a test checks that it still is), kept as a
+// constant because validation compiles it at start-up.
+const DigestPattern = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}`
 
-// hexLength maps each supported algorithm to the number of hex digits of its
-// output.
-var hexLength = map[string]int{
-	"sha256": 64,
-	"sha384": 96,
-	"sha512": 128,
-}
-
-// ParseDigest splits a digest `algorithm:hex` and checks it: the algorithm
-// must be sha256, sha384 or sha512 and the hex part lowercase with exactly
-// 64, 96 or 128 digits. Lowercase is required because digests are compared
-// as strings (an Image name is its digest, D5), so two spellings
-// of one digest must not both be accepted.
+// ParseDigest splits a digest `algorithm:hex` and checks it with go-digest:
+// the algorithm must be sha256, sha384 or sha512 and the hex part lowercase
+// with exactly 64, 96 or 128 digits. Lowercase is required because digests
+// are compared as strings (an Image name is its digest, D5), so two spellings
+// of one digest must not both be accepted. Which error a malformed digest
+// gets is go-digest's, as where OpenShift parses a stand-alone digest (its
+// importer's digest.Parse).
 func ParseDigest(s string) (algorithm, hex string, err error) {
-	return parseDigest(s, false)
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", "", err
+	}
+	return d.Algorithm().String(), d.Encoded(), nil
 }
 
 // IsValidDigest reports whether s is a digest ParseDigest accepts.
 func IsValidDigest(s string) bool {
-	_, _, err := ParseDigest(s)
-	return err == nil
+	return digest.Digest(s).Validate() == nil
 }
 
-// parseDigest implements ParseDigest. allowUpper admits uppercase hex, which
-// pull specs have always allowed (the real server's grammar uses
-// [[:xdigit:]]); only stand-alone digests are held to lowercase.
-func parseDigest(s string, allowUpper bool) (algorithm, hex string, err error) {
+// validatePullSpecDigest checks the digest of a pull spec as OpenShift does:
+// a supported algorithm (case-sensitive), then the length of the hex part,
+// whose case does not matter. OpenShift's pull-spec grammar uses
+// [[:xdigit:]], so pull specs with uppercase hex have always been accepted;
+// only stand-alone digests are held to lowercase. go-digest knows the
+// algorithms and their lengths but wants lowercase hex, so it is given the
+// hex lowercased. No other check is needed: only sha256, sha384 and sha512
+// pass, and only with hex digits (no non-ASCII letter lowercases to one).
+func validatePullSpecDigest(s string) error {
 	algorithm, hex, ok := strings.Cut(s, ":")
-	if !ok || !isAlgorithmSyntax(algorithm) || !isHex(hex, allowUpper) {
-		return "", "", ErrDigestInvalidFormat
+	if !ok {
+		return ErrDigestInvalidFormat
 	}
-	want, supported := hexLength[algorithm]
-	if !supported {
-		return "", "", ErrDigestUnsupported
-	}
-	if len(hex) != want {
-		return "", "", ErrDigestInvalidLength
-	}
-	return algorithm, hex, nil
-}
-
-// isAlgorithmSyntax accepts the characters an algorithm name may be made of,
-// so that e.g. "md5:..." is reported as unsupported rather than malformed.
-func isAlgorithmSyntax(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '_', c == '+', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func isHex(s string, allowUpper bool) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
-		case allowUpper && 'A' <= c && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
+	return digest.Algorithm(algorithm).Validate(strings.ToLower(hex))
 }

@@ -2,52 +2,42 @@ package reference
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
+
+	distreference "github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
 
 // NameTotalLengthMax is the longest repository part (registry and path,
-// without tag or digest) a pull spec may have, as in distribution and
-// OpenShift.
-const NameTotalLengthMax = 255
+// without tag or digest) a pull spec may have, as in OpenShift.
+const NameTotalLengthMax = distreference.NameTotalLengthMax
 
 // TagPattern is the syntax of a tag: what a registry accepts after the `:`
-// of a pull spec, at most 128 characters. D4 applies it to tag
-// names of streams and mappings as well.
+// of a pull spec, at most 128 characters. D4 applies it to tag names of
+// streams and mappings as well. It is distribution's tag grammar, kept as a
+// constant because it is quoted in a validation message clients see; a test
+// checks that it still equals the library's.
 const TagPattern = `[\w][\w.-]{0,127}`
 
-// Parse errors, with the real server's texts (clients see them verbatim).
+// Parse errors. They are distribution's own values, whose texts are those of
+// the real server (clients see them verbatim), so errors.Is matches either
+// name.
 var (
 	// ErrNameEmpty is returned for an empty pull spec.
-	ErrNameEmpty = errors.New("repository name must have at least one component")
+	ErrNameEmpty = distreference.ErrNameEmpty
 	// ErrNameContainsUppercase is returned when the spec would be valid if it
 	// were lowercase.
-	ErrNameContainsUppercase = errors.New("repository name must be lowercase")
+	ErrNameContainsUppercase = distreference.ErrNameContainsUppercase
 	// ErrReferenceInvalidFormat is returned for any other syntax error.
-	ErrReferenceInvalidFormat = errors.New("invalid reference format")
+	ErrReferenceInvalidFormat = distreference.ErrReferenceInvalidFormat
 	// ErrNameTooLong is returned when the repository part exceeds
 	// NameTotalLengthMax characters.
-	ErrNameTooLong = fmt.Errorf("repository name must not be more than %d characters", NameTotalLengthMax)
+	ErrNameTooLong = distreference.ErrNameTooLong
 )
 
-// The pull-spec grammar of openshift/library-go, assembled from named pieces
-// so each rule can be read on its own.
-const (
-	// component: lowercase alphanumeric runs joined by ".", "_", "__" or any
-	// run of "-".
-	componentPattern = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
-	// host label: alphanumerics and inner hyphens; case is not restricted.
-	hostLabelPattern = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-	hostPattern      = hostLabelPattern + `(?:\.` + hostLabelPattern + `)*(?::[0-9]+)?`
-	namePattern      = `(?:` + hostPattern + `/)?` + componentPattern + `(?:/` + componentPattern + `)*`
-)
-
-var (
-	// referenceRegexp captures name, tag and digest.
-	referenceRegexp = regexp.MustCompile(`^(` + namePattern + `)(?::(` + TagPattern + `))?(?:@(` + DigestPattern + `))?$`)
-	tagRegexp       = regexp.MustCompile(`^` + TagPattern + `$`)
-)
+// tagRegexp is TagPattern anchored (distribution does not export its own).
+var tagRegexp = regexp.MustCompile(`^(?:` + TagPattern + `)$`)
 
 // DockerImageReference is a parsed pull spec. Namespace is the first path
 // segment after the registry when there are at least two; Name holds the
@@ -60,37 +50,65 @@ type DockerImageReference struct {
 	ID        string
 }
 
-// Parse parses a pull spec `[registry/]component(/component)*[:tag][@digest]`.
-// Errors are the ErrName*, ErrReference* and ErrDigest* values, whose texts
-// the real server returns.
+// Parse parses a pull spec `[registry/]component(/component)*[:tag][@digest]`
+// as OpenShift does. Errors are the ErrName*, ErrReference* and ErrDigest*
+// values, whose texts the real server returns.
 //
-// The first path segment is the registry only if it contains "." or ":" or
-// is "localhost". A spec that is a single segment containing "." or starting
-// with "localhost" (e.g. "quay.io", "localhost:5000") is a registry alone, with
-// no name and no error; its ":..." is the port, not a tag.
+// The grammar, the uppercase check and the digest check are distribution's
+// reference.Parse (never its ParseNormalizedNamed: "redis" stays "redis", no
+// docker.io/library is added). OpenShift's own rules are applied on top:
+//
+//   - The first path segment is the registry only if it contains "." or ":"
+//     or is "localhost" (distribution would take any first segment of two,
+//     e.g. "a" of "a/b", for a domain). A spec that is a single segment
+//     containing "." or starting with "localhost" (e.g. "quay.io",
+//     "localhost:5000") is a registry alone, with no name and no error; its
+//     ":..." is the port, not a tag.
+//   - The 255-character limit applies to the whole repository, registry
+//     included; distribution counts only the path after its domain.
+//   - IPv6 literal hosts (`[fd00::1]:5000/ns/app`) are accepted, as by
+//     distribution, go-containerregistry and the container runtimes, though
+//     OpenShift's older copy of the grammar has none: the server accepts an
+//     IPv6 --registry-hostname and builds stream repositories and mapping
+//     references from it, which it must not then refuse. Nothing OpenShift
+//     accepts is refused.
+//   - Digest hex may be uppercase: OpenShift's pull-spec grammar admits it,
+//     while go-digest (which distribution applies) wants lowercase. Only
+//     stand-alone digests (ParseDigest) are held to lowercase (D5).
 func Parse(spec string) (DockerImageReference, error) {
 	var ref DockerImageReference
-
-	m := referenceRegexp.FindStringSubmatch(spec)
-	if m == nil {
-		switch {
-		case spec == "":
-			return ref, ErrNameEmpty
-		case referenceRegexp.MatchString(strings.ToLower(spec)):
-			return ref, ErrNameContainsUppercase
-		default:
-			return ref, ErrReferenceInvalidFormat
-		}
+	parsed, err := distreference.Parse(spec)
+	var id string
+	if isDigestError(err) {
+		// The grammar matched, so the spec ends in "@digest": check the name
+		// and tag alone first, then the digest as OpenShift does.
+		at := strings.LastIndexByte(spec, '@')
+		id = spec[at+1:]
+		parsed, err = distreference.Parse(spec[:at])
 	}
-	name, tag, id := m[1], m[2], m[3]
+	if err != nil {
+		return ref, err
+	}
+	named, ok := parsed.(distreference.Named)
+	if !ok {
+		// Unreachable: the grammar requires a name.
+		return ref, ErrReferenceInvalidFormat
+	}
+	name := named.Name()
 	if len(name) > NameTotalLengthMax {
 		return ref, ErrNameTooLong
 	}
 	if id != "" {
-		if _, _, err := parseDigest(id, true); err != nil {
+		if err := validatePullSpecDigest(id); err != nil {
 			return ref, err
 		}
-		ref.ID = id
+	} else if d, ok := parsed.(distreference.Digested); ok {
+		id = d.Digest().String()
+	}
+	ref.ID = id
+	var tag string
+	if t, ok := parsed.(distreference.Tagged); ok {
+		tag = t.Tag()
 	}
 
 	first, rest, hasPath := strings.Cut(name, "/")
@@ -112,6 +130,14 @@ func Parse(spec string) (DockerImageReference, error) {
 		ref.Name = name
 	}
 	return ref, nil
+}
+
+// isDigestError reports whether err is go-digest's verdict on the digest of a
+// spec whose grammar distribution accepted.
+func isDigestError(err error) bool {
+	return err != nil && (errors.Is(err, digest.ErrDigestInvalidFormat) ||
+		errors.Is(err, digest.ErrDigestInvalidLength) ||
+		errors.Is(err, digest.ErrDigestUnsupported))
 }
 
 // IsValidTag reports whether tag fully matches TagPattern.
@@ -147,7 +173,7 @@ func (r DockerImageReference) Exact() string {
 	var suffix string
 	switch {
 	case r.ID != "":
-		if _, _, err := parseDigest(r.ID, true); err == nil {
+		if validatePullSpecDigest(r.ID) == nil {
 			suffix = "@" + r.ID
 		} else {
 			suffix = ":" + r.ID

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	distreference "github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
 
 const (
@@ -72,6 +75,8 @@ func TestParse(t *testing.T) {
 			spec: "bar:5000/" + strings.Repeat("a", 63) + "/" + strings.Repeat("b", 182) + ":tag",
 			want: DockerImageReference{Registry: "bar:5000", Namespace: strings.Repeat("a", 63), Name: strings.Repeat("b", 182), Tag: "tag"},
 		},
+		// The limit counts the registry too, as in OpenShift; distribution alone
+		// would count only the 247 characters after "bar:5000/".
 		{name: "256 char repository", spec: "bar:5000/" + strings.Repeat("a", 63) + "/" + strings.Repeat("b", 183) + ":tag", wantErr: ErrNameTooLong},
 
 		// Every error string.
@@ -88,6 +93,34 @@ func TestParse(t *testing.T) {
 		{name: "digest under 32 hex", spec: "foo@sha256:bad", wantErr: ErrReferenceInvalidFormat},
 		{name: "digest wrong length", spec: "registry:5000/integration/test@sha256:00000000000000000000000000000001", wantErr: ErrDigestInvalidLength},
 		{name: "digest unsupported algorithm", spec: "foo@md5:" + strings.Repeat("0", 32), wantErr: ErrDigestUnsupported},
+
+		// Where distribution's reference.Parse or go-digest alone would answer
+		// differently, OpenShift's answer is kept.
+		{name: "redis stays redis", spec: "redis", want: DockerImageReference{Name: "redis"}},
+		{name: "redis by digest stays as typed", spec: "redis@" + digest256, want: DockerImageReference{Name: "redis", ID: digest256}},
+		{name: "docker.io gets no library/", spec: "docker.io/redis:7", want: DockerImageReference{Registry: "docker.io", Name: "redis", Tag: "7"}},
+		// IPv6 hosts: distribution's grammar, not OpenShift's (which has none),
+		// because an IPv6 --registry-hostname makes the server publish them.
+		{name: "IPv6 host with port", spec: "[::1]:5000/ns/app", want: DockerImageReference{Registry: "[::1]:5000", Namespace: "ns", Name: "app"}},
+		{name: "IPv6 host", spec: "[fe80::1]/app:tag", want: DockerImageReference{Registry: "[fe80::1]", Name: "app", Tag: "tag"}},
+		{name: "IPv6 host with digest", spec: "[fd00::1]:5000/ns/app@" + digest256, want: DockerImageReference{Registry: "[fd00::1]:5000", Namespace: "ns", Name: "app", ID: digest256}},
+		{name: "IPv6 host keeps its case", spec: "[FD00::1]:5000/app", want: DockerImageReference{Registry: "[FD00::1]:5000", Name: "app"}},
+		{name: "IPv6 host with uppercase path", spec: "[::1]/App", wantErr: ErrNameContainsUppercase},
+		{name: "IPv6 host alone", spec: "[::1]:5000", wantErr: ErrReferenceInvalidFormat},
+		{name: "IPv6 host unbracketed", spec: "fd00::1/app", wantErr: ErrReferenceInvalidFormat},
+		{name: "IPv6 host without closing bracket", spec: "[fd00::1:5000/app", wantErr: ErrReferenceInvalidFormat},
+		{name: "bracket elsewhere", spec: "ns/[::1]", wantErr: ErrReferenceInvalidFormat},
+		{name: "255 char single name", spec: strings.Repeat("a", 255), want: DockerImageReference{Name: strings.Repeat("a", 255)}},
+		{name: "256 char single name", spec: strings.Repeat("a", 256), wantErr: ErrNameTooLong},
+		{name: "256 char name with namespace", spec: strings.Repeat("a", 128) + "/" + strings.Repeat("b", 127), wantErr: ErrNameTooLong},
+		{name: "too long name wins over a bad digest", spec: "bar:5000/" + strings.Repeat("a", 63) + "/" + strings.Repeat("b", 183) + "@sha256:" + strings.ToUpper(sha256Hex[1:]), wantErr: ErrNameTooLong},
+		{name: "uppercase path with digest", spec: "Foo@" + digest256, wantErr: ErrNameContainsUppercase},
+		{name: "uppercase hex with tag", spec: "r.io/ns/app:v1@sha256:" + strings.ToUpper(sha256Hex), want: DockerImageReference{Registry: "r.io", Namespace: "ns", Name: "app", Tag: "v1", ID: "sha256:" + strings.ToUpper(sha256Hex)}},
+		{name: "mixed-case hex", spec: "foo@sha256:" + strings.ToUpper(sha256Hex[:32]) + sha256Hex[32:], want: DockerImageReference{Name: "foo", ID: "sha256:" + strings.ToUpper(sha256Hex[:32]) + sha256Hex[32:]}},
+		{name: "uppercase sha512 hex", spec: "foo@sha512:" + strings.Repeat("A", 128), want: DockerImageReference{Name: "foo", ID: "sha512:" + strings.Repeat("A", 128)}},
+		{name: "uppercase hex of the wrong length", spec: "foo@sha256:" + strings.ToUpper(sha256Hex[1:]), wantErr: ErrDigestInvalidLength},
+		{name: "uppercase algorithm is unsupported", spec: "foo@SHA256:" + sha256Hex, wantErr: ErrDigestUnsupported},
+		{name: "two digests", spec: "foo@" + digest256 + "@" + digest256, wantErr: ErrReferenceInvalidFormat},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,6 +157,42 @@ func TestErrorStrings(t *testing.T) {
 	}
 }
 
+// The errors are the libraries' own values, so errors.Is matches callers
+// that test against either package's names.
+func TestErrorsAreTheLibraries(t *testing.T) {
+	tests := []struct {
+		ours, theirs error
+	}{
+		{ErrNameEmpty, distreference.ErrNameEmpty},
+		{ErrNameContainsUppercase, distreference.ErrNameContainsUppercase},
+		{ErrReferenceInvalidFormat, distreference.ErrReferenceInvalidFormat},
+		{ErrNameTooLong, distreference.ErrNameTooLong},
+		{ErrDigestInvalidFormat, digest.ErrDigestInvalidFormat},
+		{ErrDigestInvalidLength, digest.ErrDigestInvalidLength},
+		{ErrDigestUnsupported, digest.ErrDigestUnsupported},
+	}
+	for _, tc := range tests {
+		if !errors.Is(tc.ours, tc.theirs) {
+			t.Errorf("%q is not the library's error", tc.ours)
+		}
+	}
+}
+
+// TagPattern is quoted in a validation message and DigestPattern compiled by
+// validation, so both are constants; they must stay distribution's grammar,
+// and an upgrade of the library that changes it must be a decision.
+func TestPatternsAreTheLibraries(t *testing.T) {
+	if got, want := TagPattern, distreference.TagRegexp.String(); got != want {
+		t.Errorf("TagPattern = %q, distribution has %q", got, want)
+	}
+	if got, want := DigestPattern, distreference.DigestRegexp.String(); got != want {
+		t.Errorf("DigestPattern = %q, distribution has %q", got, want)
+	}
+	if NameTotalLengthMax != 255 {
+		t.Errorf("NameTotalLengthMax = %d, want 255", NameTotalLengthMax)
+	}
+}
+
 func TestExact(t *testing.T) {
 	tests := []struct {
 		name string
@@ -135,6 +204,9 @@ func TestExact(t *testing.T) {
 		{name: "full with tag", ref: DockerImageReference{Registry: "r:5000", Namespace: "ns", Name: "n", Tag: "t"}, want: "r:5000/ns/n:t"},
 		{name: "digest id wins over tag", ref: DockerImageReference{Name: "n", Tag: "t", ID: digest256}, want: "n@" + digest256},
 		{name: "non-digest id rendered as tag", ref: DockerImageReference{Name: "n", ID: "abc123"}, want: "n:abc123"},
+		{name: "uppercase-hex digest id", ref: DockerImageReference{Name: "n", ID: "sha256:" + strings.ToUpper(sha256Hex)}, want: "n@sha256:" + strings.ToUpper(sha256Hex)},
+		{name: "digest-like id of the wrong length rendered as tag", ref: DockerImageReference{Name: "n", ID: "sha256:abc"}, want: "n:sha256:abc"},
+		{name: "unsupported-algorithm id rendered as tag", ref: DockerImageReference{Name: "n", ID: "md5:" + strings.Repeat("0", 32)}, want: "n:md5:" + strings.Repeat("0", 32)},
 		{name: "registry only", ref: DockerImageReference{Registry: "localhost:5000"}, want: "localhost:5000"},
 		{name: "docker hub gets no library/ prefix", ref: DockerImageReference{Registry: "docker.io", Name: "app"}, want: "docker.io/app"},
 	}
@@ -158,6 +230,10 @@ func TestParseExactRoundTrip(t *testing.T) {
 		"quay.io@" + digest256,
 		"172.30.56.218:5000/test/origin-ruby-sample@" + digest256,
 		"r.io/ns/name:tag@" + digest256,
+		"redis@" + digest256,
+		"docker.io/redis@" + digest256,
+		"foo@sha256:" + strings.ToUpper(sha256Hex),
+		"[fd00::1]:5000/ns/app@" + digest256,
 	} {
 		ref, err := Parse(spec)
 		if err != nil {
@@ -213,7 +289,13 @@ func TestParseDigest(t *testing.T) {
 		{name: "sha384 with 64 hex", in: "sha384:" + sha256Hex, wantErr: ErrDigestInvalidLength},
 		{name: "sha512 with 96 hex", in: "sha512:" + strings.Repeat("0", 96), wantErr: ErrDigestInvalidLength},
 		{name: "unsupported algorithm", in: "md5:" + strings.Repeat("0", 32), wantErr: ErrDigestUnsupported},
-		{name: "algorithm is case sensitive", in: "SHA256:" + sha256Hex, wantErr: ErrDigestUnsupported},
+		// go-digest's verdicts, as where OpenShift parses a stand-alone digest
+		// (its importer's digest.Parse). Which digests pass is unchanged; for
+		// these malformed ones the error is go-digest's.
+		{name: "algorithm is case sensitive", in: "SHA256:" + sha256Hex, wantErr: ErrDigestInvalidFormat},
+		{name: "length is checked before hex", in: "sha256:" + strings.Repeat("g", 63), wantErr: ErrDigestInvalidLength},
+		{name: "unsupported algorithm with non-hex", in: "md5:zz", wantErr: ErrDigestUnsupported},
+		{name: "second colon", in: "sha256:abc:" + sha256Hex, wantErr: ErrDigestInvalidLength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
