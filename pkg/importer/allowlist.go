@@ -34,10 +34,17 @@ func (imp *Importer) allowed(src source) bool {
 	return false
 }
 
-// splitHostPort splits "host[:port]", lowercasing the host.
+// splitHostPort splits "host[:port]", lowercasing the host. An IPv6 host loses its brackets
+// with or without a port ("[fd00::1]", "[fd00::1]:5000"): left in a pattern, they would be
+// read as a glob character class.
 func splitHostPort(hostport string) (host, port string) {
 	if h, p, err := net.SplitHostPort(hostport); err == nil {
 		return strings.ToLower(h), p
+	}
+	if inner, ok := strings.CutPrefix(hostport, "["); ok {
+		if inner, ok = strings.CutSuffix(inner, "]"); ok {
+			hostport = inner
+		}
 	}
 	return strings.ToLower(hostport), ""
 }

@@ -227,6 +227,23 @@ func TestAllowedRegistries(t *testing.T) {
 			t.Errorf("%s allowed = %v, want %v", spec, got, ok)
 		}
 	}
+	ipv6 := New(Options{AllowedRegistries: []string{"[fd00::1]", "[fd00::2]:5000"}})
+	for spec, ok := range map[string]bool{
+		"[fd00::1]/ns/app":      true,
+		"[fd00::1]:443/ns/app":  true,
+		"[fd00::1]:5000/ns/app": false,
+		"[fd00::2]:5000/ns/app": true,
+		"[fd00::2]/ns/app":      false,
+		"[fd00::3]/ns/app":      false,
+	} {
+		src, err := parseSource(spec, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ipv6.allowed(src); got != ok {
+			t.Errorf("%s allowed by IPv6 patterns = %v, want %v", spec, got, ok)
+		}
+	}
 	src, _ := parseSource("insecure.example.com:80/a", true)
 	if !imp.allowed(src) {
 		t.Error("port 80 of an insecure image should match a pattern without port")
