@@ -76,6 +76,15 @@ type DockerImageReference struct {
 //     while go-digest (which distribution applies) wants lowercase. Only
 //     stand-alone digests (ParseDigest) are held to lowercase (D5).
 func Parse(spec string) (DockerImageReference, error) {
+	if r, ok := memo.get(spec); ok {
+		return r.ref, r.err
+	}
+	ref, err := parse(spec)
+	memo.put(spec, parseResult{ref: ref, err: err})
+	return ref, err
+}
+
+func parse(spec string) (DockerImageReference, error) {
 	var ref DockerImageReference
 	parsed, err := distreference.Parse(spec)
 	var id string
