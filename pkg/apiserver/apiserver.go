@@ -143,6 +143,7 @@ func (c CompletedConfig) mappingFastPath() *mappingfastpath.Route {
 		Admission:           gc.AdmissionControl,
 		ObjectInterfaces:    objectInterfaces{equivalents: gc.EquivalentResourceRegistry},
 		MaxRequestBodyBytes: gc.MaxRequestBodyBytes,
+		Defaulter:           Scheme,
 	})
 	build := gc.BuildHandlerChainFunc
 	gc.BuildHandlerChainFunc = func(apiHandler http.Handler, c *genericapiserver.Config) http.Handler {

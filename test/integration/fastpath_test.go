@@ -118,7 +118,7 @@ rules:
 		{name: "protobuf", contentType: protoType, accept: protoType + ", " + jsonType, body: asProto(mapping("app", "v1", 3)), fast: true, code: 201},
 		{name: "unsized body", contentType: jsonType, accept: jsonType, body: asJSON(mapping("app", "v2", 4)), unsized: true, fast: true, code: 201},
 		{name: "same image again", contentType: jsonType, accept: jsonType, body: asJSON(mapping("app", "v2", 4)), fast: true, code: 201},
-		{name: "unknown and duplicate fields are warnings", contentType: jsonType, accept: jsonType, body: withField(mapping("app", "warned", 5), `"color":"blue","tag":"x"`), fast: true, code: 201},
+		{name: "no apiVersion or kind", contentType: jsonType, accept: jsonType, body: withoutTypeMeta(asJSON(mapping("app", "bare", 20))), fast: true, code: 201},
 		{name: "invalid tag", contentType: jsonType, accept: jsonType, body: asJSON(mapping("app", "bad:tag", 6)), fast: true, code: 422},
 		{name: "stream name too long", contentType: jsonType, accept: jsonType, body: asJSON(mapping(strings.Repeat("a", 64), "latest", 7)), fast: true, code: 422},
 		{name: "image name and reference disagree", contentType: jsonType, accept: jsonType, body: asJSON(func() *imagev1.ImageStreamMapping {
@@ -130,11 +130,15 @@ rules:
 		{name: "YAML answer", contentType: jsonType, accept: "application/yaml", body: asJSON(mapping("app", "yaml", 14)), fast: true, code: 201},
 		// The generic handler's cases.
 		{name: "dry run", query: "?dryRun=All", contentType: jsonType, accept: jsonType, body: asJSON(mapping("app", "dry", 15)), code: 201},
+		{name: "unknown and duplicate fields are warnings", contentType: jsonType, accept: jsonType, body: withField(mapping("app", "warned", 5), `"color":"blue","tag":"x"`), code: 201},
+		{name: "protobuf, answered in JSON", contentType: protoType, accept: jsonType, body: asProto(mapping("app", "protowarned", 23)), fast: true, code: 201},
 		{name: "strict field validation", query: "?fieldValidation=Strict", contentType: jsonType, accept: jsonType, body: withField(mapping("app", "strict", 16), `"color":"blue"`), code: 400},
 		{name: "YAML body", contentType: "application/yaml", accept: jsonType, body: []byte("apiVersion: image.openshift.io/v1\nkind: ImageStreamMapping\nmetadata:\n  name: app\ntag: yamlbody\nimage:\n  metadata:\n    name: " + digestOf(17) + "\n  dockerImageReference: registry.test:5000/ns/app@" + digestOf(17) + "\n"), code: 201},
 		{name: "invalid UTF-8", contentType: jsonType, accept: jsonType, body: []byte("{\"kind\":\"ImageStreamMapping\",\"apiVersion\":\"image.openshift.io/v1\",\"tag\":\"\xff\"}"), code: 400},
 		{name: "malformed JSON", contentType: jsonType, accept: jsonType, body: []byte(`{"kind":"ImageStreamMapping",`), code: 400},
 		{name: "another kind", contentType: jsonType, accept: jsonType, body: otherKind, code: 400},
+		{name: "core v1", contentType: jsonType, accept: jsonType, body: bytes.Replace(asJSON(mapping("app", "core", 21)), []byte(`"image.openshift.io/v1"`), []byte(`"v1"`), 1), code: 0},
+		{name: "kind in capitals", contentType: jsonType, accept: jsonType, body: withField(mapping("app", "capitals", 22), `"Kind":"ImageStream"`), code: 0},
 		{name: "another version", contentType: jsonType, accept: jsonType, body: otherVersion, code: 400},
 		{name: "owner references", contentType: jsonType, accept: jsonType, body: asJSON(owned), code: 201},
 		{name: "too large", contentType: jsonType, accept: jsonType, body: asJSON(huge), code: 413},
@@ -256,6 +260,21 @@ func mappingAudit(t *testing.T, path string) []string {
 	}
 	if err := scanner.Err(); err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// withoutTypeMeta drops apiVersion and kind from a JSON object: the server defaults them.
+func withoutTypeMeta(data []byte) []byte {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		panic(err)
+	}
+	delete(m, "apiVersion")
+	delete(m, "kind")
+	out, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
 	}
 	return out
 }

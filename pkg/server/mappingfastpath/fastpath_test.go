@@ -168,3 +168,40 @@ func TestReadErrorIsReplayed(t *testing.T) {
 		t.Errorf("replayed %q then %v, want the bytes then %v", again, err, bad)
 	}
 }
+
+// TestDecodeJSON: the route decodes a JSON mapping itself only when the codecs would give the
+// same object; everything else is left to the generic handler.
+func TestDecodeJSON(t *testing.T) {
+	r := testRoute(t)
+	r.cfg.Defaulter = runtime.NewScheme()
+	const rest = `"metadata":{"name":"app"},"tag":"latest","image":{"metadata":{"name":"sha256:abc"}}`
+	for _, tc := range []struct {
+		name string
+		body string
+		want bool
+	}{
+		{name: "apiVersion and kind", body: `{"apiVersion":"image.openshift.io/v1","kind":"ImageStreamMapping",` + rest + `}`, want: true},
+		{name: "neither: defaulted", body: `{` + rest + `}`, want: true},
+		{name: "kind only", body: `{"kind":"ImageStreamMapping",` + rest + `}`, want: true},
+		{name: "group without version", body: `{"apiVersion":"image.openshift.io","kind":"ImageStreamMapping",` + rest + `}`},
+		{name: "core v1", body: `{"apiVersion":"v1","kind":"ImageStreamMapping",` + rest + `}`},
+		{name: "another version", body: `{"apiVersion":"image.openshift.io/v2","kind":"ImageStreamMapping",` + rest + `}`},
+		{name: "another kind", body: `{"apiVersion":"image.openshift.io/v1","kind":"ImageStream",` + rest + `}`},
+		{name: "a key the codecs read case-insensitively", body: `{"Kind":"ImageStream",` + rest + `}`},
+		{name: "unknown field", body: `{"color":"blue",` + rest + `}`},
+		{name: "duplicate field", body: `{"tag":"x",` + rest + `}`},
+		{name: "owner references", body: `{"metadata":{"name":"app","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o","uid":"1"}]},"tag":"latest"}`},
+		{name: "not an object", body: `["a"]`},
+		{name: "malformed", body: `{"tag":`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, ok := r.decodeJSON([]byte(tc.body))
+			if ok != tc.want {
+				t.Fatalf("decodeJSON ok = %v, want %v", ok, tc.want)
+			}
+			if ok && (in.obj.Name != "app" || in.obj.Tag != "latest" || in.objGV != imagev1.GroupVersion) {
+				t.Errorf("decoded %+v as %v", in.obj, in.objGV)
+			}
+		})
+	}
+}

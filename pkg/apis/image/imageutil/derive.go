@@ -126,33 +126,47 @@ func ImageWithMetadata(img *imagev1.Image) error {
 	if err != nil {
 		return err
 	}
+	derived, err := deriveMetadata(img, meta)
+	if err != nil || derived == nil {
+		return err
+	}
+	return setMetadata(img, derived, version)
+}
 
+// deriveMetadata is ImageWithMetadata on metadata already decoded (meta, nil when empty): it
+// fills the layers and media type of img and returns the derived metadata, or nil when meta
+// stays as it is. Callers that decode and encode the metadata anyway save a round of each.
+func deriveMetadata(img *imagev1.Image, meta *docker10.DockerImage) (*docker10.DockerImage, error) {
+	if len(img.DockerImageManifest) == 0 {
+		return nil, nil
+	}
 	reorderImageLayers(img)
 
 	// Already derived (e.g. re-read by ISTag/ISI): the registry sends all three.
 	if len(img.DockerImageLayers) > 0 && meta != nil && meta.Size > 0 && img.DockerImageManifestMediaType != "" {
-		return nil
+		return nil, nil
 	}
 
 	var m manifest
 	if err := json.Unmarshal([]byte(img.DockerImageManifest), &m); err != nil {
-		return fmt.Errorf("cannot parse dockerImageManifest of image %q: %w", img.Name, err)
+		return nil, fmt.Errorf("cannot parse dockerImageManifest of image %q: %w", img.Name, err)
 	}
 
 	// Manifest lists have no config or layers: only the basics are set. We also honour a
 	// declared list type when the JSON omits mediaType (optional in OCI indexes), which the
 	// real server would instead mistake for a config-less schema2 manifest.
 	if isListType(m.MediaType) || (m.MediaType == "" && m.SchemaVersion == 2 && isListType(img.DockerImageManifestMediaType)) {
-		if meta == nil {
-			meta = &docker10.DockerImage{}
+		listMeta := &docker10.DockerImage{}
+		if meta != nil {
+			listMeta = meta.DeepCopy()
 		}
-		meta.ID = img.Name
-		meta.Created = metav1.NewTime(now())
-		return setMetadata(img, meta, version)
+		listMeta.ID = img.Name
+		listMeta.Created = metav1.NewTime(now())
+		return listMeta, nil
 	}
 
 	if err := fillImageLayers(img, &m); err != nil {
-		return err
+		return nil, err
 	}
 
 	var derived *docker10.DockerImage
@@ -160,11 +174,11 @@ func ImageWithMetadata(img *imagev1.Image) error {
 	case 1:
 		img.DockerImageManifestMediaType = MediaTypeSchema1Manifest
 		if len(m.History) == 0 {
-			return fmt.Errorf("image %q (%s) has a schema 1 manifest without history", img.Name, img.DockerImageReference)
+			return nil, fmt.Errorf("image %q (%s) has a schema 1 manifest without history", img.Name, img.DockerImageReference)
 		}
 		var c imageConfig
 		if err := json.Unmarshal([]byte(m.History[0].V1Compatibility), &c); err != nil {
-			return fmt.Errorf("cannot parse v1Compatibility of image %q: %w", img.Name, err)
+			return nil, fmt.Errorf("cannot parse v1Compatibility of image %q: %w", img.Name, err)
 		}
 		derived = c.toDockerImage()
 	case 2:
@@ -175,16 +189,16 @@ func ImageWithMetadata(img *imagev1.Image) error {
 			img.DockerImageManifestMediaType = MediaTypeSchema2Manifest
 		}
 		if len(img.DockerImageConfig) == 0 {
-			return fmt.Errorf("dockerImageConfig must not be empty for manifest type %q", img.DockerImageManifestMediaType)
+			return nil, fmt.Errorf("dockerImageConfig must not be empty for manifest type %q", img.DockerImageManifestMediaType)
 		}
 		var c imageConfig
 		if err := json.Unmarshal([]byte(img.DockerImageConfig), &c); err != nil {
-			return fmt.Errorf("failed to parse dockerImageConfig: %w", err)
+			return nil, fmt.Errorf("failed to parse dockerImageConfig: %w", err)
 		}
 		derived = c.toDockerImage()
 		derived.ID = m.Config.Digest
 	default:
-		return fmt.Errorf("unrecognized container image manifest schema %d for %q (%s)", m.SchemaVersion, img.Name, img.DockerImageReference)
+		return nil, fmt.Errorf("unrecognized container image manifest schema %d for %q (%s)", m.SchemaVersion, img.Name, img.DockerImageReference)
 	}
 
 	// Size counts every distinct blob once; for schema2 the config blob counts too and a
@@ -202,7 +216,7 @@ func ImageWithMetadata(img *imagev1.Image) error {
 		seen[l.Name] = true
 		derived.Size += l.LayerSize
 	}
-	return setMetadata(img, derived, version)
+	return derived, nil
 }
 
 // fillImageLayers derives dockerImageLayers from the manifest unless the client (the registry)
@@ -344,19 +358,24 @@ func clearStoredBlobs(img *imagev1.Image) {
 // fails it in conversion, 400). Derivation and manifest-list errors do not stop the other steps;
 // they are returned joined so that the caller decides: the real server only logs them.
 func PrepareImageForCreate(img *imagev1.Image) error {
-	if _, _, err := decodeMetadata(img); err != nil {
+	// Decoded once and encoded once: the derivation works on the decoded metadata, and the
+	// final encoding is the canonical one NormalizeDockerImageMetadata would give.
+	meta, version, err := decodeMetadata(img)
+	if err != nil {
 		return err
 	}
 	var errs []error
-	if err := ImageWithMetadata(img); err != nil {
+	if derived, err := deriveMetadata(img, meta); err != nil {
 		errs = append(errs, err)
+	} else if derived != nil {
+		meta = derived
 	}
 	if err := fillManifestList(img); err != nil {
 		errs = append(errs, err)
 	}
 	clearStoredBlobs(img)
 	removeManagedSignatureAnnotation(img)
-	if err := NormalizeDockerImageMetadata(img); err != nil {
+	if err := setMetadata(img, meta, version); err != nil {
 		return err
 	}
 	return errors.Join(errs...)
