@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,9 +57,73 @@ func (p *Plugin) Validate(_ context.Context, a admission.Attributes, _ admission
 // Check returns an error for each string (and map key) of obj that is not valid UTF-8, at
 // most maxErrors. Field paths use the JSON names. Byte slices are binary and not checked.
 func Check(obj runtime.Object) field.ErrorList {
+	// Every admitted object is checked, nearly always valid: a first walk only looks, without
+	// building a field path per field; the second, which names the fields, runs on failure.
+	if allValid(reflect.ValueOf(obj)) {
+		return nil
+	}
 	w := walker{}
 	w.walk(reflect.ValueOf(obj), nil)
 	return w.errs
+}
+
+// allValid reports whether every string and map key under v is valid UTF-8, visiting what
+// walk visits.
+func allValid(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil() || allValid(v.Elem())
+	case reflect.String:
+		return utf8.ValidString(v.String())
+	case reflect.Struct:
+		for _, i := range carriedFields(v.Type()) {
+			if !allValid(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return true
+		}
+		fallthrough
+	case reflect.Array:
+		for i := range v.Len() {
+			if !allValid(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			if key := iter.Key(); key.Kind() == reflect.String && !utf8.ValidString(key.String()) {
+				return false
+			}
+			if !allValid(iter.Value()) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fieldsByType caches carriedFields per struct type.
+var fieldsByType sync.Map // reflect.Type -> []int
+
+// carriedFields returns the indexes of the fields of struct type t that walk visits: the
+// exported ones JSON carries.
+func carriedFields(t reflect.Type) []int {
+	if cached, ok := fieldsByType.Load(t); ok {
+		return cached.([]int)
+	}
+	var fields []int
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _ := jsonName(f); f.IsExported() && name != "-" {
+			fields = append(fields, i)
+		}
+	}
+	fieldsByType.Store(t, fields)
+	return fields
 }
 
 type walker struct {

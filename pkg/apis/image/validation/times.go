@@ -26,9 +26,73 @@ var (
 // could have sent is refused. All times are checked, present and future fields alike, because
 // openshift/api may add some.
 func validateTimes(obj any, fldPath *field.Path) field.ErrorList {
+	// Every image a push creates is checked, and its times are nearly always fine: a first
+	// walk only looks, without building a field path per field; the second, which names the
+	// fields, runs on failure.
+	if timesInRange(reflect.ValueOf(obj)) {
+		return nil
+	}
 	var errs field.ErrorList
 	walkTimes(reflect.ValueOf(obj), fldPath, &errs)
 	return errs
+}
+
+// timesInRange reports whether every time under v is one JSON can carry, visiting what
+// walkTimes visits.
+func timesInRange(v reflect.Value) bool {
+	if !mayHoldTime(v.Type()) {
+		return true
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil() || timesInRange(v.Elem())
+	case reflect.Struct:
+		switch v.Type() {
+		case timeType:
+			return inJSONRange(v.Interface().(metav1.Time))
+		case microTimeType:
+			return inJSONRange(metav1.Time{Time: v.Interface().(metav1.MicroTime).Time})
+		}
+		for _, i := range timeFields(v.Type()) {
+			if !timesInRange(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if !timesInRange(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			if !timesInRange(iter.Value()) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// timeFieldsByType caches timeFields per struct type.
+var timeFieldsByType sync.Map // reflect.Type -> []int
+
+// timeFields returns the indexes of the fields of struct type t that JSON carries and that
+// may hold a time: the ones walkTimes visits.
+func timeFields(t reflect.Type) []int {
+	if cached, ok := timeFieldsByType.Load(t); ok {
+		return cached.([]int)
+	}
+	var fields []int
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if _, _, ok := jsonName(f); ok && mayHoldTime(f.Type) {
+			fields = append(fields, i)
+		}
+	}
+	timeFieldsByType.Store(t, fields)
+	return fields
 }
 
 func walkTimes(v reflect.Value, p *field.Path, errs *field.ErrorList) {

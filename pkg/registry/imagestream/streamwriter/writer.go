@@ -121,13 +121,24 @@ type queue struct {
 // Write records change in the stream namespace/name, or says why not. It returns nil once
 // the change is committed (or found recorded already).
 func (w *Writer) Write(ctx context.Context, namespace, name string, change Change) error {
-	_, err := w.WriteStream(ctx, namespace, name, change)
+	// No copy of the stream for a caller that does not read it: a push.
+	_, err := w.write(ctx, namespace, name, change)
 	return err
 }
 
 // WriteStream is Write that also returns the stream as the change left it: as committed, or
 // as found when there was nothing to write. The stream is the caller's own copy.
 func (w *Writer) WriteStream(ctx context.Context, namespace, name string, change Change) (*imagev1.ImageStream, error) {
+	req, err := w.write(ctx, namespace, name, change)
+	if err != nil {
+		return nil, err
+	}
+	// Set before the answer was sent, so the receive in wait orders this read after it.
+	return req.result.DeepCopy(), nil
+}
+
+// write queues change and waits for its answer.
+func (w *Writer) write(ctx context.Context, namespace, name string, change Change) (*request, error) {
 	req := newRequest(ctx, change)
 	key := namespace + "/" + name
 	w.mu.Lock()
@@ -144,8 +155,7 @@ func (w *Writer) WriteStream(ctx context.Context, namespace, name string, change
 	if err := w.wait(req, namespace, name); err != nil {
 		return nil, err
 	}
-	// Set before the answer was sent, so the receive in wait orders this read after it.
-	return req.result.DeepCopy(), nil
+	return req, nil
 }
 
 // Queued returns how many changes to a stream wait behind the transaction in flight, so tests
