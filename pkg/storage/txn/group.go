@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/image-apiserver/image-apiserver/pkg/panics"
+	"github.com/image-apiserver/image-apiserver/pkg/workers"
 )
 
 // etcdMaxTxnOps is etcd's default --max-txn-ops: a transaction with more compares (or puts,
@@ -170,10 +171,14 @@ func (g *Group) Pending() int {
 
 // startFlusherLocked starts a flusher when a slot is free; otherwise a running flusher takes
 // the pending members on its next round.
+// flushers run the groups' flushes: on goroutines whose stacks have grown to what encoding a
+// transaction and the etcd client need (package workers).
+var flushers = workers.New(time.Minute)
+
 func (g *Group) startFlusherLocked() {
 	select {
 	case g.slots <- struct{}{}:
-		go g.flush()
+		flushers.Go(g.flush)
 	default:
 	}
 }

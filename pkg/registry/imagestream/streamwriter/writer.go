@@ -39,6 +39,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/panics"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
+	"github.com/image-apiserver/image-apiserver/pkg/workers"
 )
 
 const (
@@ -118,6 +119,10 @@ type queue struct {
 	fresh bool
 }
 
+// drainers run the queues' drains: on goroutines whose stacks have grown to what planning,
+// validation and encoding need (package workers).
+var drainers = workers.New(time.Minute)
+
 // Write records change in the stream namespace/name, or says why not. It returns nil once
 // the change is committed (or found recorded already).
 func (w *Writer) Write(ctx context.Context, namespace, name string, change Change) error {
@@ -150,7 +155,7 @@ func (w *Writer) write(ctx context.Context, namespace, name string, change Chang
 	q.pending = append(q.pending, req)
 	w.mu.Unlock()
 	if !running {
-		go w.drain(key, q)
+		drainers.Go(func() { w.drain(key, q) })
 	}
 	if err := w.wait(req, namespace, name); err != nil {
 		return nil, err
