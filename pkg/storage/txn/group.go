@@ -169,12 +169,12 @@ func (g *Group) Pending() int {
 	return len(g.pending)
 }
 
-// startFlusherLocked starts a flusher when a slot is free; otherwise a running flusher takes
-// the pending members on its next round.
 // flushers run the groups' flushes: on goroutines whose stacks have grown to what encoding a
 // transaction and the etcd client need (package workers).
 var flushers = workers.New(time.Minute)
 
+// startFlusherLocked starts a flusher when a slot is free; otherwise a running flusher takes
+// the pending members on its next round.
 func (g *Group) startFlusherLocked() {
 	select {
 	case g.slots <- struct{}{}:
