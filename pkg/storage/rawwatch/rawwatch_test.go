@@ -1,10 +1,7 @@
 package rawwatch_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -15,14 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/value"
-	aestransformer "k8s.io/apiserver/pkg/storage/value/encrypt/aes"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
@@ -30,38 +22,6 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/storage/rawwatch"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 )
-
-// encrypting sets an AES-GCM transformer on every resource, as an EncryptionConfiguration
-// does: the watch must decrypt as the Store does.
-type encrypting struct {
-	generic.RESTOptionsGetter
-	transformer value.Transformer
-}
-
-func (g encrypting) GetRESTOptions(gr schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
-	opts, err := g.RESTOptionsGetter.GetRESTOptions(gr, example)
-	if err != nil {
-		return opts, err
-	}
-	cfg := *opts.StorageConfig
-	cfg.Transformer = g.transformer
-	opts.StorageConfig = &cfg
-	return opts, nil
-}
-
-func newAESGCM(t *testing.T) value.Transformer {
-	t.Helper()
-	block, err := aes.NewCipher(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcm, err := aestransformer.NewGCMTransformer(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return value.NewPrefixTransformers(errors.New("no matching prefix"),
-		value.PrefixTransformer{Prefix: []byte("k8s:enc:aesgcm:v1:key1:"), Transformer: gcm})
-}
 
 type env struct {
 	streams *imagestream.REST
@@ -72,7 +32,8 @@ type env struct {
 func newEnv(t *testing.T) env {
 	t.Helper()
 	storage := registrytest.NewStorage(t)
-	getter := encrypting{RESTOptionsGetter: storage, transformer: newAESGCM(t)}
+	// Encrypted at rest: the watch must decrypt as the Store does.
+	getter := registrytest.TransformingGetter{RESTOptionsGetter: storage, Transformer: registrytest.NewAESGCM(t)}
 	streams, _, err := imagestream.NewREST(apiserver.Scheme, getter, imagestream.RegistryHostnames{})
 	if err != nil {
 		t.Fatal(err)

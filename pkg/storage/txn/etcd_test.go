@@ -3,8 +3,6 @@ package txn_test
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -14,15 +12,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/apiserver/pkg/storage/value"
-	aestransformer "k8s.io/apiserver/pkg/storage/value/encrypt/aes"
 	"k8s.io/component-base/metrics/legacyregistry"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
@@ -32,42 +27,6 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/txn/txntest"
 )
-
-// aesPrefix is what an EncryptionConfiguration aesgcm provider named "key1" puts in front of
-// every value.
-const aesPrefix = "k8s:enc:aesgcm:v1:key1:"
-
-// transformingGetter sets a value transformer on the storage config, as the server's
-// storage factory does for resources in an EncryptionConfiguration.
-type transformingGetter struct {
-	generic.RESTOptionsGetter
-	transformer value.Transformer
-}
-
-func (g transformingGetter) GetRESTOptions(gr schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
-	opts, err := g.RESTOptionsGetter.GetRESTOptions(gr, example)
-	if err != nil {
-		return opts, err
-	}
-	cfg := *opts.StorageConfig
-	cfg.Transformer = g.transformer
-	opts.StorageConfig = &cfg
-	return opts, nil
-}
-
-func newAESGCM(t *testing.T) value.Transformer {
-	t.Helper()
-	block, err := aes.NewCipher(bytes.Repeat([]byte{0x42}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcm, err := aestransformer.NewGCMTransformer(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return value.NewPrefixTransformers(errors.New("no matching prefix"),
-		value.PrefixTransformer{Prefix: []byte(aesPrefix), Transformer: gcm})
-}
 
 // etcdEnv is a real etcd with the real images and imagestreams stores and a txn client.
 type etcdEnv struct {
@@ -83,7 +42,7 @@ func newEtcdEnv(t *testing.T, transformer value.Transformer) *etcdEnv {
 	storage := registrytest.NewStorage(t)
 	var getter generic.RESTOptionsGetter = storage
 	if transformer != nil {
-		getter = transformingGetter{RESTOptionsGetter: storage, transformer: transformer}
+		getter = registrytest.TransformingGetter{RESTOptionsGetter: storage, Transformer: transformer}
 	}
 	images, err := imageregistry.NewREST(apiserver.Scheme, getter)
 	if err != nil {
@@ -129,7 +88,7 @@ func TestEtcdConformance(t *testing.T) {
 		transformer func(t *testing.T) value.Transformer
 	}{
 		{name: "identity", transformer: func(*testing.T) value.Transformer { return nil }},
-		{name: "aesgcm", transformer: newAESGCM},
+		{name: "aesgcm", transformer: registrytest.NewAESGCM},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,7 +107,7 @@ func nsContext(ns string) context.Context {
 // TestEtcdEncryptedAtRest proves that Commit encrypts like the Store (values bound to their
 // key) and that the Store decrypts what Commit wrote, and the other way round.
 func TestEtcdEncryptedAtRest(t *testing.T) {
-	env := newEtcdEnv(t, newAESGCM(t))
+	env := newEtcdEnv(t, registrytest.NewAESGCM(t))
 	ctx := t.Context()
 	img := txntest.NewImage("encrypted")
 	stream := txntest.NewImageStream("ns", "encrypted", img)
@@ -179,7 +138,7 @@ func TestEtcdEncryptedAtRest(t *testing.T) {
 				t.Fatalf("raw etcd get %q: %v (%d values)", key, err, len(raw.Kvs))
 			}
 			value := raw.Kvs[0].Value
-			if !bytes.HasPrefix(value, []byte(aesPrefix)) {
+			if !bytes.HasPrefix(value, []byte(registrytest.AESPrefix)) {
 				t.Errorf("raw value of %q is not aesgcm encrypted: %q", key, value[:min(len(value), 40)])
 			}
 			if bytes.Contains(value, []byte(img.DockerImageReference)) {
