@@ -4,10 +4,13 @@ import (
 	"context"
 	"testing"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
@@ -28,26 +31,35 @@ type StreamEnv struct {
 	StreamRes *txn.Resource
 	// Txn commits straight to etcd.
 	Txn txn.PreparedCommitter
+	// Client reaches the etcd directly, for raw reads and writes.
+	Client *clientv3.Client
 }
 
 // NewStreamEnv starts an etcd for the test and builds a StreamEnv on it.
 func NewStreamEnv(t testing.TB) *StreamEnv {
 	t.Helper()
 	storage := NewStorage(t)
-	images, err := imageregistry.NewREST(apiserver.Scheme, storage)
+	return NewStreamEnvWith(t, storage, storage)
+}
+
+// NewStreamEnvWith builds a StreamEnv on storage, with the REST options getter given (one that
+// changes the key layout, say).
+func NewStreamEnvWith(t testing.TB, storage *Storage, getter generic.RESTOptionsGetter) *StreamEnv {
+	t.Helper()
+	images, err := imageregistry.NewREST(apiserver.Scheme, getter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	streams, _, err := imagestream.NewREST(apiserver.Scheme, storage, imagestream.RegistryHostnames{})
+	streams, _, err := imagestream.NewREST(apiserver.Scheme, getter, imagestream.RegistryHostnames{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { images.Destroy(); streams.Destroy() })
-	imageRes, err := txn.ResourceFor(images.Store, storage)
+	imageRes, err := txn.ResourceFor(images.Store, getter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	streamRes, err := txn.ResourceFor(streams.Store, storage)
+	streamRes, err := txn.ResourceFor(streams.Store, getter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +68,7 @@ func NewStreamEnv(t testing.TB) *StreamEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	return &StreamEnv{Storage: storage, Images: images, Streams: streams, ImageRes: imageRes, StreamRes: streamRes, Txn: txn.New(client)}
+	return &StreamEnv{Storage: storage, Images: images, Streams: streams, ImageRes: imageRes, StreamRes: streamRes, Txn: txn.New(client), Client: client}
 }
 
 // StatusStrategy is the imagestreams/status strategy the server writes streams with.

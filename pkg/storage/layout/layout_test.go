@@ -14,9 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
-	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
-	imageregistry "github.com/image-apiserver/image-apiserver/pkg/registry/image"
-	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/registrytest"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/layout"
 	"github.com/image-apiserver/image-apiserver/pkg/storage/layout/layouttest"
@@ -87,29 +84,8 @@ func TestStoresAndTransactionsUseTheLayout(t *testing.T) {
 		t.Run(string(l), func(t *testing.T) {
 			storage := registrytest.NewStorage(t)
 			storage.Config.Prefix = l.DefaultPrefix()
-			getter := l.RESTOptionsGetter(storage)
-			images, err := imageregistry.NewREST(apiserver.Scheme, getter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			streams, _, err := imagestream.NewREST(apiserver.Scheme, getter, imagestream.RegistryHostnames{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { images.Destroy(); streams.Destroy() })
-			imageRes, err := txn.ResourceFor(images.Store, getter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			streamRes, err := txn.ResourceFor(streams.Store, getter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client, err := txn.NewClient(context.Background(), storage.Config.Transport)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = client.Close() })
+			env := registrytest.NewStreamEnvWith(t, storage, l.RESTOptionsGetter(storage))
+			images, streams, imageRes, streamRes, client := env.Images, env.Streams, env.ImageRes, env.StreamRes, env.Client
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 
