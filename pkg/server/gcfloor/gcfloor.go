@@ -23,9 +23,11 @@ import (
 	"sync/atomic"
 )
 
-// DefaultFloor is the default heap goal below which the collector does not run: 128 MiB, a
-// fraction of the memory the server needs anyway once images pile up.
-const DefaultFloor = 128 << 20
+// DefaultFloor is the default heap goal below which the collector does not run: 64 MiB, a
+// fraction of the memory the server needs anyway once images pile up. A higher floor saves
+// little more collection and costs fresh memory to touch: on the development machine, pushes
+// ran faster with 64 MiB than with 128 MiB, and slower with 512 MiB.
+const DefaultFloor = 64 << 20
 
 // DefaultMaxSlack is the default cap on the heap's growth past its live objects: 128 MiB.
 const DefaultMaxSlack = 128 << 20
