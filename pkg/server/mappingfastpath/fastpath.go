@@ -9,15 +9,15 @@
 // about a sixth of the server's CPU per push. This route runs everything the API requires in
 // the same order as the generic handler: the filter chain before it has authenticated,
 // authorized, audited and rate-limited the request; here the body is read within the same size
-// limit, decoded by the same codecs (strictly, warnings as the default field validation gives
-// them), audited, admitted by the mutating and then the validating admission chain, created by
-// the same storage, answered by the same response writers and counted in the same request
-// metrics. The mapping that admission sees carries no managedFields entry.
+// limit, decoded as the codecs decode it (strictly, case-sensitively, defaulted), audited,
+// admitted by the mutating and then the validating admission chain, created by the same
+// storage, answered by the same response writers and counted in the same request metrics. The
+// mapping that admission sees carries no managedFields entry.
 //
 // Anything else goes to the generic handler untouched: other verbs and resources, a dry run,
 // query parameters, a content type other than JSON or protobuf, an Accept it would transform,
-// and any body the fast path does not decode cleanly (the generic handler then gives its own
-// error, from the same bytes).
+// and any body the fast path does not decode cleanly, unknown or duplicate fields included
+// (the generic handler then gives its own error or warnings, from the same bytes).
 package mappingfastpath
 
 import (
