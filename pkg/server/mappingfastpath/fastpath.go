@@ -41,7 +41,6 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/metrics"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/warning"
 	kjson "sigs.k8s.io/json"
 )
 
@@ -193,24 +192,18 @@ type failingBody struct {
 func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
 func (b failingBody) Close() error             { return b.closer.Close() }
 
-// decoded is a mapping the route will create.
-type decoded struct {
-	obj      *imagev1.ImageStreamMapping
-	objGV    schema.GroupVersion
-	warnings []error
-}
-
 type mappingKey struct{}
 
-func withMapping(ctx context.Context, in *decoded) context.Context {
-	return context.WithValue(ctx, mappingKey{}, in)
+func withMapping(ctx context.Context, ism *imagev1.ImageStreamMapping) context.Context {
+	return context.WithValue(ctx, mappingKey{}, ism)
 }
 
-// decode decodes the body as the generic handler does under the default field validation
-// (Warn: strict decoding, unknown and duplicate fields reported as warnings). ok is false
-// for anything the generic handler should answer instead: a decoding error, another kind or
-// API version, owner references (which it deduplicates with warnings).
-func (r *Route) decode(s runtime.SerializerInfo, body []byte) (*decoded, bool) {
+// decode decodes the body as the generic handler does under the default field validation:
+// strictly. ok is false for anything the generic handler should answer instead: a decoding
+// error, unknown or duplicate fields (which it turns into warnings), another kind or API
+// version, owner references (which it deduplicates with warnings). A mapping the route takes
+// is therefore always image.openshift.io/v1 and has no warnings.
+func (r *Route) decode(s runtime.SerializerInfo, body []byte) (*imagev1.ImageStreamMapping, bool) {
 	if s.MediaType == runtime.ContentTypeJSON && r.cfg.Defaulter != nil {
 		return r.decodeJSON(body)
 	}
@@ -221,19 +214,14 @@ func (r *Route) decode(s runtime.SerializerInfo, body []byte) (*decoded, bool) {
 	decoder := r.cfg.Serializer.DecoderToVersion(decodeSerializer, r.cfg.HubGroupVersion)
 	defaultGVK := kind
 	obj, gvk, err := decoder.Decode(body, &defaultGVK, &imagev1.ImageStreamMapping{})
-	var warnings []error
 	if err != nil {
-		strictErr, isStrict := runtime.AsStrictDecodingError(err)
-		if !isStrict || obj == nil {
-			return nil, false
-		}
-		warnings = strictErr.Errors()
+		return nil, false
 	}
 	ism, ok := obj.(*imagev1.ImageStreamMapping)
 	if !ok || gvk == nil || gvk.GroupVersion() != imagev1.GroupVersion || len(ism.OwnerReferences) > 0 {
 		return nil, false
 	}
-	return &decoded{obj: ism, objGV: gvk.GroupVersion(), warnings: warnings}, true
+	return ism, true
 }
 
 // decodeJSON is what the codecs do with a JSON mapping, without their first pass over the
@@ -242,7 +230,7 @@ func (r *Route) decode(s runtime.SerializerInfo, body []byte) (*decoded, bool) {
 // the serializer defaults them, then the scheme's defaults. The codecs' first pass matches
 // apiVersion and kind case-insensitively, so a body with any unknown field (such as "Kind")
 // goes to the generic handler, which also turns them into warnings.
-func (r *Route) decodeJSON(body []byte) (*decoded, bool) {
+func (r *Route) decodeJSON(body []byte) (*imagev1.ImageStreamMapping, bool) {
 	ism := &imagev1.ImageStreamMapping{}
 	strictErrs, err := kjson.UnmarshalStrict(body, ism)
 	if err != nil || len(strictErrs) > 0 || len(ism.OwnerReferences) > 0 {
@@ -263,29 +251,25 @@ func (r *Route) decodeJSON(body []byte) (*decoded, bool) {
 		return nil, false
 	}
 	r.cfg.Defaulter.Default(ism)
-	return &decoded{obj: ism, objGV: imagev1.GroupVersion}, true
+	return ism, true
 }
 
 // create runs what the generic create handler runs after decoding, in its order, and answers.
 func (r *Route) create(w http.ResponseWriter, req *http.Request) {
 	ctx := req.Context()
-	in := ctx.Value(mappingKey{}).(*decoded)
+	obj := ctx.Value(mappingKey{}).(*imagev1.ImageStreamMapping)
 	info, _ := request.RequestInfoFrom(ctx)
 	namespace := info.Namespace
-	for _, e := range in.warnings {
-		warning.AddWarning(ctx, "", e.Error())
-	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeoutUpperBound)
 	defer cancel()
 	fail := func(err error) {
 		responsewriters.ErrorNegotiated(err, r.cfg.Serializer, resource.GroupVersion(), w, req)
 	}
 
-	obj := in.obj
 	ctx = request.WithNamespace(ctx, namespace)
 	admit := admission.WithAudit(r.cfg.Admission)
 	// Audited as received, before the namespace is filled in, as the generic handler does.
-	audit.LogRequestObject(ctx, obj, in.objGV, resource, "", r.cfg.Serializer)
+	audit.LogRequestObject(ctx, obj, imagev1.GroupVersion, resource, "", r.cfg.Serializer)
 	rest.WipeObjectMetaSystemFields(obj)
 	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, obj); err != nil {
 		fail(err)
