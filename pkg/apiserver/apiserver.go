@@ -245,12 +245,15 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 
 // streamCache is the cache of current streams the writer and the layers read (nil when
 // --imagestream-cache-max-bytes is 0), fed from the imagestreams storage once the server runs.
-func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, streams listwatch.Source) *streamcache.Cache {
+func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, streams rawwatch.Source) *streamcache.Cache {
 	if c.ExtraConfig.StreamCacheMaxBytes == 0 {
 		return nil
 	}
 	cache := streamcache.New(c.ExtraConfig.StreamCacheMaxBytes)
 	streamcache.RegisterMetrics(cache)
+	// The stream writer puts what it commits into the cache itself (Committed); the watch
+	// skips those changes.
+	streams.Known = cache.Known
 	server.AddPostStartHookOrDie("imagestream-cache", func(hookCtx genericapiserver.PostStartHookContext) error {
 		go cache.Run(hookCtx, streams)
 		return nil
@@ -293,10 +296,10 @@ func (c CompletedConfig) etcdClient(server *genericapiserver.GenericAPIServer) (
 
 // watchSource lists a resource through its Store and watches it straight from etcd, without
 // the previous value of each change (package rawwatch).
-func (c CompletedConfig) watchSource(store *genericregistry.Store, client *clientv3.Client) (listwatch.Source, error) {
+func (c CompletedConfig) watchSource(store *genericregistry.Store, client *clientv3.Client) (rawwatch.Source, error) {
 	resource, err := txn.ResourceFor(store, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
-		return nil, err
+		return rawwatch.Source{}, err
 	}
 	return rawwatch.Source{Lister: store, Client: client, Resource: resource}, nil
 }
@@ -318,14 +321,17 @@ func (c CompletedConfig) streamWriter(images *imageregistry.REST, streams *image
 	streamwriter.RegisterMetrics()
 	strategy := streams.Strategy()
 	read := streamwriter.StoreReader(streams.Store)
+	var committed func(*imagev1.ImageStream)
 	if cache != nil {
 		read = streamwriter.CacheReader(cache, read)
+		committed = cache.Committed
 	}
 	return streamwriter.New(streamwriter.Config{
 		Txn:                 txn.NewGroup(txn.New(client), txn.GroupOptions{}),
 		Streams:             streamResource,
 		Images:              imageResource,
 		ReadStream:          read,
+		Committed:           committed,
 		StatusStrategy:      imagestream.NewStatusStrategy(strategy),
 		SpecStrategy:        imagestream.NewServerWriteStrategy(strategy),
 		CreateStrategy:      imagestream.NewServerCreateStrategy(strategy),

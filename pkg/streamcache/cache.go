@@ -6,6 +6,13 @@
 // pushes a second that history holds gigabytes of streams, and keeps holding them after the
 // burst. This cache holds one object per stream, fed by a list and watch of etcd (see
 // listwatch), as its encoding, within a byte bound.
+//
+// The server's own writes reach the cache twice: from the stream writer as it commits
+// (Committed), and from the watch a moment later. The watch asks first (Known) and neither
+// decodes nor delivers a change the cache holds already, so a push costs one encoding of its
+// stream here instead of a decoding and an encoding. Revisions keep the two feeds in order:
+// an entry is only ever replaced by a newer revision, and a commit the watch has already gone
+// past is left to the watch.
 package streamcache
 
 import (
@@ -15,6 +22,7 @@ import (
 	"sync"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
@@ -35,8 +43,11 @@ type Cache struct {
 	bytes, maxBytes int64
 	full            bool
 	synced          bool
-	pageSize        int64
-	publish         func(streams int, bytes int64)
+	// watched is the revision the watch has delivered everything up to (the list's, then each
+	// applied event's or bookmark's). A commit at or below it is the watch's to deliver.
+	watched  int64
+	pageSize int64
+	publish  func(streams int, bytes int64)
 	// tee also sees every list and event, decoded once for both (the automatic imports).
 	tee listwatch.Sink
 }
@@ -103,15 +114,61 @@ func (c *Cache) Bytes() int64 {
 
 func newEntry(stream *imagev1.ImageStream) (string, entry, error) {
 	k := key(stream.Namespace, stream.Name)
-	rev, err := strconv.ParseInt(stream.ResourceVersion, 10, 64)
+	rev, err := revision(stream)
 	if err != nil {
-		return k, entry{}, fmt.Errorf("stream %s: resourceVersion %q: %w", k, stream.ResourceVersion, err)
+		return k, entry{}, err
 	}
 	data, err := stream.Marshal()
 	if err != nil {
 		return k, entry{}, fmt.Errorf("stream %s: %w", k, err)
 	}
 	return k, entry{data: data, rev: rev, bytes: int64(cap(data)+len(k)) + entryOverhead}, nil
+}
+
+func revision(obj metav1.Object) (int64, error) {
+	rev, err := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s/%s: resourceVersion %q: %w", obj.GetNamespace(), obj.GetName(), obj.GetResourceVersion(), err)
+	}
+	return rev, nil
+}
+
+// holdsLocked tells whether the cache holds k at rev or later.
+func (c *Cache) holdsLocked(k string, rev int64) bool {
+	e, ok := c.streams[k]
+	return ok && e.rev >= rev
+}
+
+// Known tells whether the cache already holds the stream namespace/name (key) at revision
+// rev or later: the watch then skips that change. It is a rawwatch.Source's Known.
+func (c *Cache) Known(key string, rev int64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.holdsLocked(key, rev)
+}
+
+// Committed puts a stream this server has just committed, with its new resourceVersion, into
+// the cache (and the tee) ahead of the watch. stream is only read, and not kept.
+func (c *Cache) Committed(stream *imagev1.ImageStream) {
+	k, e, err := newEntry(stream)
+	if err != nil {
+		// The watch delivers it instead.
+		klog.Background().Error(err, "Cannot cache a committed image stream", "imageStream", klog.KObj(stream))
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.synced || e.rev <= c.watched || c.holdsLocked(k, e.rev) {
+		return
+	}
+	if c.tee != nil {
+		// Sinks of a watch take Added and Modified alike.
+		if err := c.tee.Apply(watch.Modified, stream); err != nil {
+			klog.Background().Error(err, "Automatic imports could not observe a committed image stream", "imageStream", klog.KObj(stream))
+		}
+	}
+	c.putInto(c.streams, &c.bytes, k, e)
+	c.changed()
 }
 
 // putInto stores e under k in streams unless the bound forbids it.
@@ -151,28 +208,48 @@ func (c *Cache) BeginReplace() listwatch.Replacement {
 	return r
 }
 
-// Apply implements listwatch.Sink.
+// Apply implements listwatch.Sink. The tee sees the event under the cache's lock, so that
+// it sees each stream's changes in the order the cache does.
 func (c *Cache) Apply(eventType watch.EventType, obj runtime.Object) error {
+	stream, ok := obj.(*imagev1.ImageStream)
+	if !ok {
+		return fmt.Errorf("image stream cache: unexpected object %T", obj)
+	}
+	rev, err := revision(stream)
+	if err != nil {
+		return err
+	}
+	k := key(stream.Namespace, stream.Name)
+	var e entry
+	if eventType == watch.Added || eventType == watch.Modified {
+		if _, e, err = newEntry(stream); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { c.watched = max(c.watched, rev) }()
+	switch eventType {
+	case watch.Added, watch.Modified:
+		if c.holdsLocked(k, rev) {
+			// Committed put this change, or a newer one, in already; the tee saw it then.
+			return nil
+		}
+	case watch.Deleted:
+		if c.holdsLocked(k, rev+1) {
+			// Committed put in the stream as it was created again after this deletion.
+			return nil
+		}
+	}
 	if c.tee != nil {
 		if err := c.tee.Apply(eventType, obj); err != nil {
 			return err
 		}
 	}
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return fmt.Errorf("image stream cache: unexpected object %T", obj)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch eventType {
 	case watch.Added, watch.Modified:
-		k, e, err := newEntry(stream)
-		if err != nil {
-			return err
-		}
 		c.putInto(c.streams, &c.bytes, k, e)
 	case watch.Deleted:
-		k := key(stream.Namespace, stream.Name)
 		if old, ok := c.streams[k]; ok {
 			delete(c.streams, k)
 			c.bytes -= old.bytes
@@ -225,6 +302,10 @@ func (r *replacement) Finish(resourceVersion string) {
 	defer c.mu.Unlock()
 	c.streams, c.bytes = r.streams, r.bytes
 	c.synced = true
+	// Commits put into the map just replaced are in the list, or come with the watch.
+	if rev, err := strconv.ParseInt(resourceVersion, 10, 64); err == nil {
+		c.watched = rev
+	}
 	c.changed()
 }
 

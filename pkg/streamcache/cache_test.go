@@ -17,6 +17,7 @@ import (
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/registrytest"
+	"github.com/image-apiserver/image-apiserver/pkg/storage/listwatch"
 	"github.com/image-apiserver/image-apiserver/pkg/streamcache"
 )
 
@@ -108,5 +109,149 @@ func TestByteBound(t *testing.T) {
 	}
 	if _, rev, ok := c.Get("ns", "s3"); !ok || rev != 4 {
 		t.Errorf("after room was made: cached %v at %d", ok, rev)
+	}
+}
+
+// teeRecorder records what a tee sees, as "type ns/name@rev".
+type teeRecorder struct{ seen []string }
+
+func (r *teeRecorder) BeginReplace() listwatch.Replacement { return nopReplacement{} }
+func (r *teeRecorder) Apply(eventType watch.EventType, obj runtime.Object) error {
+	s := obj.(*imagev1.ImageStream)
+	r.seen = append(r.seen, fmt.Sprintf("%s %s/%s@%s", eventType, s.Namespace, s.Name, s.ResourceVersion))
+	return nil
+}
+
+type nopReplacement struct{}
+
+func (nopReplacement) Add([]runtime.Object) error { return nil }
+func (nopReplacement) Finish(string)              {}
+func (nopReplacement) Abort()                     {}
+
+// TestCommittedAheadOfTheWatch: the writer's commits and the watch's events arrive in either
+// order; the cache (and its tee) keeps the newest revision of each stream, never goes back,
+// leaves to the watch what it has gone past, and tells the watch which changes to skip.
+func TestCommittedAheadOfTheWatch(t *testing.T) {
+	at := func(name string, rev int) *imagev1.ImageStream {
+		return &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, ResourceVersion: fmt.Sprint(rev)}}
+	}
+	held := func(c *streamcache.Cache, name string) int64 {
+		_, rev, ok := c.Get("ns", name)
+		if !ok {
+			return 0
+		}
+		return rev
+	}
+	type step struct {
+		commit *imagev1.ImageStream // Committed, else an event
+		event  watch.EventType
+		obj    *imagev1.ImageStream
+	}
+	commit := func(s *imagev1.ImageStream) step { return step{commit: s} }
+	event := func(t watch.EventType, s *imagev1.ImageStream) step { return step{event: t, obj: s} }
+	for _, tc := range []struct {
+		name     string
+		steps    []step
+		stream   string
+		wantRev  int64
+		wantTee  []string
+		known    map[int64]bool // Known("ns/<stream>", rev) afterwards
+		unsynced bool
+	}{
+		{
+			name:    "commit, then its event: the event is known and changes nothing",
+			steps:   []step{commit(at("a", 12)), event(watch.Modified, at("a", 12))},
+			stream:  "a",
+			wantRev: 12,
+			wantTee: []string{"MODIFIED ns/a@12"},
+			known:   map[int64]bool{11: true, 12: true, 13: false},
+		},
+		{
+			name:    "event before the commit: the commit is the watch's already",
+			steps:   []step{event(watch.Modified, at("a", 12)), commit(at("a", 12))},
+			stream:  "a",
+			wantRev: 12,
+			wantTee: []string{"MODIFIED ns/a@12"},
+		},
+		{
+			name:    "a later event replaces a commit",
+			steps:   []step{commit(at("a", 12)), event(watch.Modified, at("a", 14))},
+			stream:  "a",
+			wantRev: 14,
+			wantTee: []string{"MODIFIED ns/a@12", "MODIFIED ns/a@14"},
+		},
+		{
+			name:    "an older event does not replace a commit",
+			steps:   []step{commit(at("a", 14)), event(watch.Modified, at("a", 12))},
+			stream:  "a",
+			wantRev: 14,
+			wantTee: []string{"MODIFIED ns/a@14"},
+		},
+		{
+			name:    "a commit the watch went past (another stream's event) is left to the watch",
+			steps:   []step{event(watch.Modified, at("b", 15)), commit(at("a", 14))},
+			stream:  "a",
+			wantRev: 0,
+			wantTee: []string{"MODIFIED ns/b@15"},
+		},
+		{
+			name:    "a bookmark moves the watch past a commit",
+			steps:   []step{event(watch.Bookmark, at("", 15)), commit(at("a", 14))},
+			stream:  "a",
+			wantRev: 0,
+			wantTee: []string{"BOOKMARK ns/@15"},
+		},
+		{
+			name:    "a deletion after a commit removes it, and a late commit does not bring it back",
+			steps:   []step{commit(at("a", 12)), event(watch.Deleted, at("a", 16)), commit(at("a", 13))},
+			stream:  "a",
+			wantRev: 0,
+			wantTee: []string{"MODIFIED ns/a@12", "DELETED ns/a@16"},
+			known:   map[int64]bool{12: false},
+		},
+		{
+			name:    "a deletion older than a commit (the stream was created again) keeps it",
+			steps:   []step{commit(at("a", 20)), event(watch.Deleted, at("a", 18))},
+			stream:  "a",
+			wantRev: 20,
+			wantTee: []string{"MODIFIED ns/a@20"},
+		},
+		{
+			name:     "before the list is loaded commits are ignored",
+			steps:    []step{commit(at("a", 12))},
+			stream:   "a",
+			unsynced: true,
+			known:    map[int64]bool{12: false},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := streamcache.New(0)
+			tee := &teeRecorder{}
+			c.SetTee(tee)
+			if !tc.unsynced {
+				r := c.BeginReplace()
+				r.Finish("10")
+			}
+			for _, s := range tc.steps {
+				if s.commit != nil {
+					c.Committed(s.commit)
+					continue
+				}
+				if err := c.Apply(s.event, s.obj); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := held(c, tc.stream); got != tc.wantRev {
+				t.Errorf("holds %s at %d, want %d", tc.stream, got, tc.wantRev)
+			}
+			if fmt.Sprint(tee.seen) != fmt.Sprint(tc.wantTee) {
+				t.Errorf("the tee saw %q, want %q", tee.seen, tc.wantTee)
+			}
+			for rev, want := range tc.known {
+				if got := c.Known("ns/"+tc.stream, rev); got != want {
+					t.Errorf("Known(ns/%s, %d) = %v, want %v", tc.stream, rev, got, want)
+				}
+			}
+		})
 	}
 }

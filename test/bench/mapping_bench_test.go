@@ -137,7 +137,11 @@ func BenchmarkMappingThroughput(b *testing.B) {
 	// BENCH_SERVER_ARGS adds server flags, to compare settings (e.g. --watch-cache-sizes).
 	server := framework.StartServer(b, framework.Options{EtcdServers: etcd.URL, ExtraArgs: strings.Fields(os.Getenv("BENCH_SERVER_ARGS"))})
 	if out := os.Getenv("BENCH_CPU_PROFILE"); out != "" {
-		stop := profileServer(b, server, out)
+		stop := profileServer(b, server, "/debug/pprof/profile?seconds=20", out)
+		defer stop()
+	}
+	if out := os.Getenv("BENCH_ALLOC_PROFILE"); out != "" {
+		stop := profileServer(b, server, "/debug/pprof/allocs?seconds=20", out)
 		defer stop()
 	}
 	meter = &cpuMeter{serverPid: server.Pid, etcdPid: etcd.Pid}
@@ -152,10 +156,22 @@ func BenchmarkMappingThroughput(b *testing.B) {
 		}, metav1.CreateOptions{})
 		return err
 	}
-	createStream := func(ns, name string) {
+	createStreamWith := func(client imageclient.Interface, ns, name string) {
 		if _, err := client.ImageV1().ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+	createStream := func(ns, name string) { createStreamWith(client, ns, name) }
+	// BENCH_COMPARE_ARGS (flags added) or BENCH_COMPARE_BIN (another build of the server)
+	// starts a second server, on its own etcd prefix of the same etcd, which takes its turn
+	// last in every round of distinct streams: settings or builds compared within one run,
+	// where the machine's drift cannot tell them apart across runs.
+	var compare *framework.Server
+	var compareClient imageclient.Interface
+	if args, bin := os.Getenv("BENCH_COMPARE_ARGS"), os.Getenv("BENCH_COMPARE_BIN"); args != "" || bin != "" {
+		extra := append(strings.Fields(os.Getenv("BENCH_SERVER_ARGS")), strings.Fields(args)...)
+		compare = framework.StartServer(b, framework.Options{EtcdServers: etcd.URL, Binary: bin, ExtraArgs: append(extra, "--etcd-prefix=/compare")})
+		compareClient = newClient(b, compare.RESTConfig())
 	}
 
 	cli, err := etcd.Client()
@@ -182,14 +198,19 @@ func BenchmarkMappingThroughput(b *testing.B) {
 				return mapping(client, ns, fmt.Sprintf("s%d-%d", w, (i/c)%perWorker), fmt.Sprintf("t%d", i%8))
 			})
 		}
-		distinct := func(round int) result {
-			ns := fmt.Sprintf("distinct-%d-%d", c, round)
+		distinctOn := func(client imageclient.Interface, ns string) result {
 			for w := 0; w < c; w++ {
 				for k := 0; k < perWorker; k++ {
-					createStream(ns, fmt.Sprintf("s%d-%d", w, k))
+					createStreamWith(client, ns, fmt.Sprintf("s%d-%d", w, k))
 				}
 			}
 			return distinctLoad(client, ns)
+		}
+		distinct := func(round int) result { return distinctOn(client, fmt.Sprintf("distinct-%d-%d", c, round)) }
+		compareRound := func(round int) result {
+			meter.serverPid = compare.Pid
+			defer func() { meter.serverPid = server.Pid }()
+			return distinctOn(compareClient, fmt.Sprintf("compare-%d-%d", c, round))
 		}
 		// This machine's speed drifts within seconds, so ours, raw and the thin front take
 		// turns, for several rounds, and each is the sum of its rounds.
@@ -207,13 +228,23 @@ func BenchmarkMappingThroughput(b *testing.B) {
 		}
 		raw[c] = rawTxn(ctx, cli, "/bench/1", c, requestsAt(c), streamSizes[c], imageSize)
 		thin[c] = thinRound(1)
+		var compared result
+		if compare != nil {
+			compared = compareRound(1)
+		}
 		for round := 2; round <= rounds; round++ {
 			ours = ours.plus(distinct(round))
 			raw[c] = raw[c].plus(rawTxn(ctx, cli, fmt.Sprintf("/bench/%d", round), c, requestsAt(c), streamSizes[c], imageSize))
 			thin[c] = thin[c].plus(thinRound(round))
+			if compare != nil {
+				compared = compared.plus(compareRound(round))
+			}
 		}
 		front.stop()
 		rows = append(rows, row{"distinct streams", c, ours})
+		if compare != nil {
+			rows = append(rows, row{"distinct streams, compared", c, compared})
+		}
 
 		// One hot stream: every worker pushes to the same stream.
 		hot := fmt.Sprintf("hot-%d", c)
@@ -223,29 +254,32 @@ func BenchmarkMappingThroughput(b *testing.B) {
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "\nImageStreamMapping creates/s vs raw etcd two-key transactions and a thin HTTPS front (etcd 3.7.3 process, --unsafe-no-fsync; image value %d B)\n", imageSize)
-	fmt.Fprintln(w, "scenario\tconcurrency\trequests\tfailed\tmappings/s\tstream B\traw txn/s\tours/raw\tthin front/s\tthin/raw\thot/distinct\tCPU ms/op server/etcd/client\traw CPU ms/op\tthin CPU ms/op\t")
+	fmt.Fprintln(w, "scenario\tconcurrency\trequests\tfailed\tmappings/s\tstream B\traw txn/s\tours/raw\tthin front/s\tthin/raw\tours/thin\thot/distinct\tCPU ms/op server/etcd/client\traw CPU ms/op\tthin CPU ms/op\t")
 	distinct := map[int]float64{}
 	for _, r := range rows {
 		hotRatio := ""
-		if r.scenario == "distinct streams" {
-			distinct[r.c] = r.ours.rate()
+		if strings.HasPrefix(r.scenario, "distinct streams") {
+			if r.scenario == "distinct streams" {
+				distinct[r.c] = r.ours.rate()
+			}
 		} else {
 			hotRatio = fmt.Sprintf("%.2f", r.ours.rate()/distinct[r.c])
 		}
 		// The thin front serves distinct streams only; its columns belong to those rows.
-		thinRate, thinRatio, thinCPU, thinErr := "", "", "", ""
-		if r.scenario == "distinct streams" {
+		thinRate, thinRatio, oursThin, thinCPU, thinErr := "", "", "", "", ""
+		if strings.HasPrefix(r.scenario, "distinct streams") {
 			thinRate, thinRatio, thinCPU = fmt.Sprintf("%.0f", thin[r.c].rate()), fmt.Sprintf("%.2f", thin[r.c].rate()/raw[r.c].rate()), thin[r.c].cpu.perOp(thin[r.c].ok)
+			oursThin = fmt.Sprintf("%.2f", r.ours.rate()/thin[r.c].rate())
 			thinErr = thin[r.c].errSample
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f\t%d\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.scenario, r.c, r.ours.ok+r.ours.failed, r.ours.failed,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f\t%d\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.scenario, r.c, r.ours.ok+r.ours.failed, r.ours.failed,
 			r.ours.rate(), streamSizes[r.c], raw[r.c].rate(), r.ours.rate()/raw[r.c].rate(),
-			thinRate, thinRatio, hotRatio, r.ours.cpu.perOp(r.ours.ok), raw[r.c].cpu.perOp(raw[r.c].ok), thinCPU)
+			thinRate, thinRatio, oursThin, hotRatio, r.ours.cpu.perOp(r.ours.ok), raw[r.c].cpu.perOp(raw[r.c].ok), thinCPU)
 		if thinErr != "" {
-			fmt.Fprintf(w, "  thin front error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(thinErr))
+			fmt.Fprintf(w, "  thin front error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(thinErr))
 		}
 		if r.ours.errSample != "" {
-			fmt.Fprintf(w, "  first error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(r.ours.errSample))
+			fmt.Fprintf(w, "  first error: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", strings.TrimSpace(r.ours.errSample))
 		}
 	}
 	w.Flush()
@@ -308,9 +342,10 @@ func rawTxn(ctx context.Context, cli *clientv3.Client, prefix string, c, total, 
 	})
 }
 
-// profileServer collects a CPU profile of the server while the benchmark runs, for
-// BENCH_CPU_PROFILE=file (read it with go tool pprof).
-func profileServer(b *testing.B, s *framework.Server, out string) func() {
+// profileServer collects a 20 s profile of the server while the benchmark runs: its CPU for
+// BENCH_CPU_PROFILE=file, its allocations for BENCH_ALLOC_PROFILE=file (read them with go tool
+// pprof).
+func profileServer(b *testing.B, s *framework.Server, path, out string) func() {
 	cfg := s.RESTConfig()
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
@@ -319,7 +354,7 @@ func profileServer(b *testing.B, s *framework.Server, out string) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := httpClient.Get(s.URL + "/debug/pprof/profile?seconds=20")
+		resp, err := httpClient.Get(s.URL + path)
 		if err != nil {
 			b.Log(err)
 			return

@@ -8,12 +8,17 @@
 // kilobyte or more). This watch leaves that out. Values are decoded exactly as the resource's
 // Store decodes them (same key, codec, transformer and resourceVersion), so the copies see the
 // same objects; lists still go through the Store.
+//
+// A consumer that learns of some changes before the watch does (a cache the server updates
+// as it commits) says so through Source.Known: those changes are neither decoded nor
+// delivered, and a bookmark tells the consumer how far the watch has gone past them.
 package rawwatch
 
 import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -32,6 +37,10 @@ type Source struct {
 	rest.Lister
 	Client   *clientv3.Client
 	Resource *txn.Resource
+	// Known, when set, tells whether the consumer holds the object at key (relative to the
+	// resource's prefix: "namespace/name", or "name") at modRevision or later already. Such a
+	// put is skipped; deletions are always delivered.
+	Known func(key string, modRevision int64) bool
 }
 
 // Watch watches every object of the resource from just after options.ResourceVersion, which
@@ -44,7 +53,7 @@ func (s Source) Watch(ctx context.Context, options *metainternalversion.ListOpti
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("watching %s from etcd needs a revision to start after, not resourceVersion %q", s.Resource.GroupResource(), options.ResourceVersion))
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &watcher{cancel: cancel, result: make(chan watch.Event, 100), resource: s.Resource, bookmarks: options.AllowWatchBookmarks}
+	w := &watcher{cancel: cancel, result: make(chan watch.Event, 100), resource: s.Resource, bookmarks: options.AllowWatchBookmarks, known: s.Known, prefix: s.Resource.Prefix()}
 	events := s.Client.Watch(clientv3.WithRequireLeader(ctx), s.Resource.Prefix(),
 		clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
 	go w.run(ctx, rev, events)
@@ -56,6 +65,8 @@ type watcher struct {
 	result    chan watch.Event
 	resource  *txn.Resource
 	bookmarks bool
+	known     func(key string, modRevision int64) bool
+	prefix    string
 }
 
 // Stop ends the watch; ResultChan is closed soon after.
@@ -82,7 +93,12 @@ func (w *watcher) run(ctx context.Context, rev int64, events clientv3.WatchChan)
 			}
 			continue
 		}
+		skipped := false
 		for _, ev := range resp.Events {
+			rev = ev.Kv.ModRevision
+			if skipped = w.isKnown(ev); skipped {
+				continue
+			}
 			event, err := w.convert(ctx, ev)
 			if err != nil {
 				w.send(ctx, errorEvent(apierrors.NewInternalError(err)))
@@ -91,9 +107,22 @@ func (w *watcher) run(ctx context.Context, rev int64, events clientv3.WatchChan)
 			if !w.send(ctx, event) {
 				return
 			}
-			rev = ev.Kv.ModRevision
+		}
+		// The consumer has everything up to here; without a bookmark, a watch it resumes
+		// later would start before the changes it skipped.
+		if skipped && w.bookmarks && !w.bookmark(ctx, rev) {
+			return
 		}
 	}
+}
+
+// isKnown tells whether ev is a put the consumer holds already.
+func (w *watcher) isKnown(ev *clientv3.Event) bool {
+	if w.known == nil || ev.Type != mvccpb.PUT {
+		return false
+	}
+	key, ok := strings.CutPrefix(string(ev.Kv.Key), w.prefix)
+	return ok && w.known(key, ev.Kv.ModRevision)
 }
 
 // convert decodes a put's value, or names a deletion's object after its key.

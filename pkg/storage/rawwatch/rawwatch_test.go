@@ -3,6 +3,7 @@ package rawwatch_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +221,49 @@ func TestWatchNeedsARevision(t *testing.T) {
 		if _, err := e.source.Watch(t.Context(), &metainternalversion.ListOptions{ResourceVersion: rv}); !apierrors.IsBadRequest(err) {
 			t.Errorf("resourceVersion %q: %v, want a bad request", rv, err)
 		}
+	}
+}
+
+// TestWatchSkipsKnownChanges: puts the consumer says it holds are neither decoded nor
+// delivered; a bookmark at the skipped revision follows when bookmarks are allowed, and
+// deletions always arrive.
+func TestWatchSkipsKnownChanges(t *testing.T) {
+	for _, bookmarks := range []bool{true, false} {
+		t.Run("bookmarks="+strconv.FormatBool(bookmarks), func(t *testing.T) {
+			e := newEnv(t)
+			rv := e.listRV(t)
+			var asked []string
+			source := e.source
+			source.Known = func(key string, modRevision int64) bool {
+				asked = append(asked, key)
+				return key == "ns1/known"
+			}
+			w, err := source.Watch(t.Context(), &metainternalversion.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: bookmarks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Stop()
+
+			known := e.create(t, "ns1", "known")
+			if bookmarks {
+				ev := next(t, w)
+				if ev.Type != watch.Bookmark || ev.Object.(*imagev1.ImageStream).ResourceVersion != known.ResourceVersion {
+					t.Fatalf("event %s at %s, want a BOOKMARK at the skipped revision %s", ev.Type, ev.Object.(*imagev1.ImageStream).ResourceVersion, known.ResourceVersion)
+				}
+			}
+			other := e.create(t, "ns1", "other")
+			if ev := next(t, w); ev.Type != watch.Added || ev.Object.(*imagev1.ImageStream).Name != "other" || ev.Object.(*imagev1.ImageStream).ResourceVersion != other.ResourceVersion {
+				t.Fatalf("event %s %s, want ADDED other", ev.Type, ev.Object.(*imagev1.ImageStream).Name)
+			}
+			if _, _, err := e.streams.Delete(nsCtx(t, "ns1"), "known", rest.ValidateAllObjectFunc, &metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if ev := next(t, w); ev.Type != watch.Deleted || ev.Object.(*imagev1.ImageStream).Name != "known" {
+				t.Fatalf("event %s %s, want DELETED known", ev.Type, ev.Object.(*imagev1.ImageStream).Name)
+			}
+			if want := []string{"ns1/known", "ns1/other"}; strings.Join(asked, ",") != strings.Join(want, ",") {
+				t.Errorf("Known asked about %q, want %q (keys relative to the prefix; deletions not asked)", asked, want)
+			}
+		})
 	}
 }

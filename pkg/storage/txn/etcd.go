@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -121,7 +122,8 @@ func (e *etcdTxn) CommitPrepared(ctx context.Context, prepared []PreparedOp) (in
 		// the etcd3 store's OptimisticPut.
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(p.Key), "=", p.Revision))
 		if p.Obj != nil {
-			puts = append(puts, clientv3.OpPut(p.Key, string(p.Value)))
+			// OpPut copies the value; it is not copied into a string first.
+			puts = append(puts, clientv3.OpPut(p.Key, unsafe.String(unsafe.SliceData(p.Value), len(p.Value))))
 		}
 		gets = append(gets, clientv3.OpGet(p.Key))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,12 +34,14 @@ type Resource struct {
 	// storage.PrepareKey enforces in the etcd3 store.
 	resourcePrefix string
 	// pathPrefix is the storage prefix ("/registry/"), always ending in a slash.
-	pathPrefix  string
-	codec       runtime.Codec
-	transformer value.Transformer
-	versioner   storage.Versioner
-	decoder     etcd3.Decoder
-	newFunc     func() runtime.Object
+	pathPrefix string
+	codec      runtime.Codec
+	// allocatingEncoder is codec's encoder, when it can fill a buffer of ours (see encode).
+	allocatingEncoder runtime.EncoderWithAllocator
+	transformer       value.Transformer
+	versioner         storage.Versioner
+	decoder           etcd3.Decoder
+	newFunc           func() runtime.Object
 }
 
 // ResourceConfig describes a resource for NewResource. ResourceFor fills it from a Store.
@@ -118,16 +121,17 @@ func NewResource(c ResourceConfig) (*Resource, error) {
 	}
 	versioner := storage.APIObjectVersioner{}
 	return &Resource{
-		groupResource:   c.GroupResource,
-		namespaceScoped: c.NamespaceScoped,
-		keyFunc:         keyFunc,
-		resourcePrefix:  resourcePrefix,
-		pathPrefix:      pathPrefix,
-		codec:           sc.Codec,
-		transformer:     transformer,
-		versioner:       versioner,
-		decoder:         etcd3.NewDefaultDecoder(sc.Codec, versioner),
-		newFunc:         c.NewFunc,
+		groupResource:     c.GroupResource,
+		namespaceScoped:   c.NamespaceScoped,
+		keyFunc:           keyFunc,
+		resourcePrefix:    resourcePrefix,
+		pathPrefix:        pathPrefix,
+		codec:             sc.Codec,
+		allocatingEncoder: allocatingEncoder(sc.Codec),
+		transformer:       transformer,
+		versioner:         versioner,
+		decoder:           etcd3.NewDefaultDecoder(sc.Codec, versioner),
+		newFunc:           c.NewFunc,
 	}, nil
 }
 
@@ -205,7 +209,7 @@ func (r *Resource) Encode(ctx context.Context, key string, obj runtime.Object) (
 	if err := r.versioner.PrepareObjectForStorage(obj); err != nil {
 		return nil, internalError(fmt.Errorf("preparing %s %q for storage: %w", r.groupResource, accessor.GetName(), err))
 	}
-	data, err := runtime.Encode(r.codec, obj)
+	data, err := r.encode(obj)
 	// The caller may retry with the same object; leave it as it was given.
 	accessor.SetResourceVersion(rv)
 	if err != nil {
@@ -230,4 +234,62 @@ func (r *Resource) Decode(ctx context.Context, key string, data []byte, modRevis
 		return internalError(fmt.Errorf("decoding %s value at %q: %w", r.groupResource, key, err))
 	}
 	return nil
+}
+
+// encode encodes obj with the storage codec into a buffer of its own. The protobuf codec
+// sizes the object, fills one buffer from the allocator and writes it in one piece; that
+// piece is kept as the result instead of being copied into a growing buffer, which halves
+// what every write allocates for its values.
+func (r *Resource) encode(obj runtime.Object) ([]byte, error) {
+	if r.allocatingEncoder == nil {
+		return runtime.Encode(r.codec, obj)
+	}
+	var out ownedBuffer
+	if err := r.allocatingEncoder.EncodeWithAllocator(obj, &out, &out); err != nil {
+		return nil, err
+	}
+	return out.data, nil
+}
+
+// allocatingEncoder is codec's encoder when it takes an allocator, else nil. The storage
+// factory's codec is runtime.NewCodec's pair of an Encoder and a Decoder, which hides the
+// versioning encoder's EncodeWithAllocator behind its embedded Encoder field: that field is
+// looked at too. Either way the encoder is the one codec.Encode calls.
+func allocatingEncoder(codec runtime.Codec) runtime.EncoderWithAllocator {
+	if e, ok := codec.(runtime.EncoderWithAllocator); ok {
+		return e
+	}
+	v := reflect.ValueOf(codec)
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	if f := v.FieldByName("Encoder"); f.IsValid() && f.CanInterface() {
+		if e, ok := f.Interface().(runtime.EncoderWithAllocator); ok {
+			return e
+		}
+	}
+	return nil
+}
+
+// ownedBuffer is both the allocator an encoder fills and the writer it writes to. A write of
+// the buffer it allocated (which nobody else holds) is kept as is; any other write is copied,
+// since encoders may reuse their own buffers.
+type ownedBuffer struct {
+	allocated []byte
+	data      []byte
+}
+
+func (b *ownedBuffer) Allocate(n uint64) []byte {
+	b.allocated = make([]byte, n)
+	return b.allocated
+}
+
+func (b *ownedBuffer) Write(p []byte) (int, error) {
+	if b.data == nil && len(p) > 0 && len(b.allocated) > 0 && &p[0] == &b.allocated[0] {
+		b.data = p
+		return len(p), nil
+	}
+	// Appending to a kept piece may write into the rest of its allocation, which is ours.
+	b.data = append(b.data, p...)
+	return len(p), nil
 }

@@ -47,6 +47,9 @@ type Options struct {
 	DataDir string
 	// ExtraArgs are appended to the command line.
 	ExtraArgs []string
+	// Binary runs another build of the server (a benchmark comparing two); default
+	// ServerBinary.
+	Binary string
 }
 
 // LoopbackRegistriesOnly is the server flag that keeps a test server's imports on loopback.
@@ -59,6 +62,9 @@ func StartServer(t testing.TB, opts Options) *Server {
 	bin, err := ServerBinary()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.Binary != "" {
+		bin = opts.Binary
 	}
 	dataDir := opts.DataDir
 	if dataDir == "" {

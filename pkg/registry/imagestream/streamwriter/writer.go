@@ -66,6 +66,10 @@ type Config struct {
 	Streams, Images *txn.Resource
 	// ReadStream is the cheap read; nil reads through Txn.
 	ReadStream StreamReader
+	// Committed, when set, is given every stream the writer commits, with its new
+	// resourceVersion, once the callers are answered (the stream cache takes it ahead of its
+	// watch). It must only read the stream, and not keep it.
+	Committed func(*imagev1.ImageStream)
 	// StatusStrategy is the imagestreams/status update strategy every write that changes
 	// only a stream's status goes through: defaulting, generations, validation.
 	StatusStrategy rest.RESTUpdateStrategy
@@ -372,6 +376,10 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 			batchSizes.Observe(float64(len(batch)))
 			droppedTagEvents.Add(float64(p.Dropped))
 			w.answerCommitted(batch, q.stream)
+			// After the answers, which need not wait for it: callers got their own copies.
+			if p.Stream != nil && w.cfg.Committed != nil {
+				w.cfg.Committed(p.Stream)
+			}
 			return
 		case errors.As(err, &conflict):
 			w.learn(q, images, conflict)

@@ -1,6 +1,7 @@
 package streamwriter_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -378,5 +379,44 @@ func TestDryRun(t *testing.T) {
 	}
 	if n := f.txn.transactions(); n != 0 || f.env.ImageExists(t, digest(1)) || len(f.env.Stream(t, ns, "app").Status.Tags) != 0 {
 		t.Errorf("dry runs wrote something (%d transactions)", n)
+	}
+}
+
+// Config.Committed is given each committed stream as stored, at its new resourceVersion, and
+// nothing for a write that commits nothing or fails.
+func TestCommittedHook(t *testing.T) {
+	var committed []*imagev1.ImageStream
+	f := newFixture(t, func(c *streamwriter.Config) {
+		c.Committed = func(s *imagev1.ImageStream) { committed = append(committed, s.DeepCopy()) }
+	})
+	if err := f.writer.Write(context.Background(), ns, "app", &tagChange{tag: "v1", image: image(1)}); err != nil {
+		t.Fatal(err)
+	}
+	stored := f.env.Stream(t, ns, "app")
+	if len(committed) != 1 {
+		t.Fatalf("Committed called %d times, want 1", len(committed))
+	}
+	// As encoded (the stream cache keeps its protobuf encoding): times in memory carry
+	// nanoseconds that storage drops.
+	got, err := committed[0].Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := stored.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Committed got %+v, want the stored stream %+v", committed[0], stored)
+	}
+	// Recorded already: nothing is committed.
+	if err := f.writer.Write(context.Background(), ns, "app", &tagChange{tag: "v1", image: image(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.writer.Write(context.Background(), ns, "app", &tagChange{tag: "v2", image: image(2), err: errors.New("refused")}); err == nil {
+		t.Fatal("a refused change was written")
+	}
+	if len(committed) != 1 {
+		t.Errorf("Committed called %d times, want 1 (nothing else was written)", len(committed))
 	}
 }
