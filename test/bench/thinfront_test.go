@@ -149,7 +149,8 @@ func serveThinFront(endpoint, streamBytes, imageBytes string) error {
 
 // thinCommitter sends the raw two-key transaction of each request. Like the server, it
 // group-commits: requests that wait together go in one transaction (at most maxGroup), with
-// at most two transactions in flight, since fewer round trips cost etcd less per request.
+// one transaction in flight, since fewer round trips cost etcd less per request. (Two in
+// flight measured the same here.)
 type thinCommitter struct {
 	cli                     *clientv3.Client
 	streamValue, imageValue string
@@ -168,7 +169,7 @@ const maxGroup = 128
 
 func newThinCommitter(cli *clientv3.Client, streamValue, imageValue string) *thinCommitter {
 	c := &thinCommitter{cli: cli, streamValue: streamValue, imageValue: imageValue, queue: make(chan *thinCommit, 4096), revisions: map[string]int64{}}
-	for range 2 {
+	for range 1 {
 		go c.loop()
 	}
 	return c
