@@ -30,8 +30,9 @@ type GroupOptions struct {
 	// InFlight is how many group transactions may be in flight at once (default 2). While all
 	// are busy, commits queue up and then leave together. One would make fewer, larger
 	// transactions (make bench: 8 % less CPU per push at 64 clients), but a transaction stuck
-	// on an etcd leader that just died would then hold every commit back until CommitTimeout:
-	// the fault suite's first push after a leader kill took 5 s instead of under one.
+	// on an etcd leader that just died then holds every commit back until CommitTimeout; with
+	// two, the other usually carries on (the fault suite's first push after a leader kill came
+	// 5 s late at 16 and 64 clients with one, at one of the two with two).
 	InFlight int
 	// CommitTimeout bounds one etcd transaction (default 5s). It is deliberately not any
 	// caller's deadline: a transaction cancelled half-way may still be applied, so callers
