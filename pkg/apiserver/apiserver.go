@@ -321,7 +321,7 @@ func (c CompletedConfig) streamWriter(images *imageregistry.REST, streams *image
 	streamwriter.RegisterMetrics()
 	strategy := streams.Strategy()
 	read := streamwriter.StoreReader(streams.Store)
-	var committed func(*imagev1.ImageStream)
+	var committed func(*imagev1.ImageStream, []byte)
 	if cache != nil {
 		read = streamwriter.CacheReader(cache, read)
 		committed = cache.Committed

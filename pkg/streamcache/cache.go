@@ -16,12 +16,14 @@
 package streamcache
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
 	"sync"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -88,6 +90,7 @@ func (c *Cache) Get(namespace, name string) (stream *imagev1.ImageStream, rev in
 		klog.Background().Error(err, "Cannot decode a cached image stream", "imageStream", klog.KRef(namespace, name))
 		return nil, 0, false
 	}
+	stream.ResourceVersion = strconv.FormatInt(e.rev, 10)
 	return stream, e.rev, true
 }
 
@@ -125,6 +128,59 @@ func newEntry(stream *imagev1.ImageStream) (string, entry, error) {
 	return k, entry{data: data, rev: rev, bytes: int64(cap(data)+len(k)) + entryOverhead}, nil
 }
 
+// protobufPrefix starts every value the protobuf storage codec writes, before the
+// runtime.Unknown that wraps the object's own encoding.
+var protobufPrefix = []byte{0x6b, 0x38, 0x73, 0x00}
+
+// committedEntry is newEntry from the stored encoding when it is protobuf: the object's own
+// encoding inside it is what Marshal gives (but for the resourceVersion, which storage clears
+// and Get sets from the entry), and it is kept as is, without a copy.
+func committedEntry(stream *imagev1.ImageStream, encoded []byte) (string, entry, error) {
+	raw, ok := objectInEnvelope(encoded)
+	if !ok {
+		return newEntry(stream)
+	}
+	rev, err := revision(stream)
+	if err != nil {
+		return "", entry{}, err
+	}
+	k := key(stream.Namespace, stream.Name)
+	return k, entry{data: raw, rev: rev, bytes: int64(cap(raw)+len(k)) + entryOverhead}, nil
+}
+
+// objectInEnvelope returns the object's encoding inside a value of the protobuf storage codec:
+// after the prefix, a runtime.Unknown whose fields are all length-delimited: 1 typeMeta,
+// 2 raw (the object), 3 contentEncoding, 4 contentType. runtime.Unknown.Unmarshal would copy
+// raw; this reads it in place. ok is false for anything else, or an encoded (compressed) raw.
+func objectInEnvelope(value []byte) (raw []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(value, protobufPrefix)
+	if !ok {
+		return nil, false
+	}
+	found := false
+	for len(rest) > 0 {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 || typ != protowire.BytesType {
+			return nil, false
+		}
+		rest = rest[n:]
+		field, n := protowire.ConsumeBytes(rest)
+		if n < 0 {
+			return nil, false
+		}
+		rest = rest[n:]
+		switch num {
+		case 2:
+			raw, found = field, true
+		case 3:
+			if len(field) > 0 {
+				return nil, false
+			}
+		}
+	}
+	return raw, found
+}
+
 func revision(obj metav1.Object) (int64, error) {
 	rev, err := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
 	if err != nil {
@@ -148,9 +204,11 @@ func (c *Cache) Known(key string, rev int64) bool {
 }
 
 // Committed puts a stream this server has just committed, with its new resourceVersion, into
-// the cache (and the tee) ahead of the watch. stream is only read, and not kept.
-func (c *Cache) Committed(stream *imagev1.ImageStream) {
-	k, e, err := newEntry(stream)
+// the cache (and the tee) ahead of the watch. stream is only read, and not kept. encoded, when
+// the storage codec is protobuf, is the stream's stored encoding: the cache then keeps the
+// stream's own encoding from inside it instead of encoding the stream again.
+func (c *Cache) Committed(stream *imagev1.ImageStream, encoded []byte) {
+	k, e, err := committedEntry(stream, encoded)
 	if err != nil {
 		// The watch delivers it instead.
 		klog.Background().Error(err, "Cannot cache a committed image stream", "imageStream", klog.KObj(stream))

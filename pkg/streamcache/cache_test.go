@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apiserver"
 	"github.com/image-apiserver/image-apiserver/pkg/registry/imagestream"
@@ -234,7 +238,7 @@ func TestCommittedAheadOfTheWatch(t *testing.T) {
 			}
 			for _, s := range tc.steps {
 				if s.commit != nil {
-					c.Committed(s.commit)
+					c.Committed(s.commit, nil)
 					continue
 				}
 				if err := c.Apply(s.event, s.obj); err != nil {
@@ -251,6 +255,63 @@ func TestCommittedAheadOfTheWatch(t *testing.T) {
 				if got := c.Known("ns/"+tc.stream, rev); got != want {
 					t.Errorf("Known(ns/%s, %d) = %v, want %v", tc.stream, rev, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestCommittedKeepsTheStoredEncoding: given the stream's protobuf storage encoding, the cache
+// keeps the stream's own encoding from inside it (no second encoding); given another encoding,
+// it encodes the stream itself. Readers get the same stream either way, at the commit's
+// resourceVersion.
+func TestCommittedKeepsTheStoredEncoding(t *testing.T) {
+	stream := &imagev1.ImageStream{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", UID: "uid-1", Labels: map[string]string{"team": "a"}},
+		Spec:       imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{Name: "latest"}}},
+		Status: imagev1.ImageStreamStatus{DockerImageRepository: "registry.test/ns/app", Tags: []imagev1.NamedTagEventList{{Tag: "latest", Items: []imagev1.TagEvent{
+			{DockerImageReference: "registry.test/ns/app@sha256:0000000000000000000000000000000000000000000000000000000000000001", Image: "sha256:0000000000000000000000000000000000000000000000000000000000000001", Generation: 1},
+		}}}},
+	}
+	codecs := serializer.NewCodecFactory(apiserver.Scheme)
+	for _, tc := range []struct {
+		mediaType string
+		kept      bool
+	}{
+		{runtime.ContentTypeProtobuf, true},
+		{runtime.ContentTypeJSON, false},
+	} {
+		t.Run(tc.mediaType, func(t *testing.T) {
+			codec, _, err := serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
+				StorageMediaType: tc.mediaType, StorageSerializer: codecs,
+				StorageVersion: imagev1.GroupVersion, MemoryVersion: imagev1.GroupVersion,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// As storage encodes it: without a resourceVersion.
+			encoded, err := runtime.Encode(codec, stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := streamcache.New(0)
+			c.BeginReplace().Finish("10")
+			committed := stream.DeepCopy()
+			committed.ResourceVersion = "12"
+			c.Committed(committed, encoded)
+
+			got, rev, ok := c.Get("ns", "app")
+			if !ok || rev != 12 || got.ResourceVersion != "12" {
+				t.Fatalf("Get: ok %v rev %d resourceVersion %q, want the commit at 12", ok, rev, got.ResourceVersion)
+			}
+			got.ResourceVersion = ""
+			if !apiequality.Semantic.DeepEqual(got, stream) {
+				t.Errorf("Get returned %+v, want %+v", got, stream)
+			}
+			held := streamcache.HeldData(c, "ns", "app")
+			start, end := uintptr(unsafe.Pointer(unsafe.SliceData(encoded))), uintptr(unsafe.Pointer(unsafe.SliceData(encoded)))+uintptr(len(encoded))
+			inside := uintptr(unsafe.Pointer(unsafe.SliceData(held))) >= start && uintptr(unsafe.Pointer(unsafe.SliceData(held))) < end
+			if inside != tc.kept {
+				t.Errorf("the cache kept a part of the given encoding: %v, want %v", inside, tc.kept)
 			}
 		})
 	}

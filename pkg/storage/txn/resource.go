@@ -201,6 +201,16 @@ func (r *Resource) ObjectForKey(key string) (runtime.Object, error) {
 // its resourceVersion; its selfLink is cleared. The length of the result is what counts
 // against etcd's request size limit.
 func (r *Resource) Encode(ctx context.Context, key string, obj runtime.Object) ([]byte, error) {
+	plain, err := r.EncodePlain(obj)
+	if err != nil {
+		return nil, err
+	}
+	return r.transform(ctx, key, obj, plain)
+}
+
+// EncodePlain is Encode before the value transformer: obj with its resourceVersion cleared,
+// encoded with the storage codec, in a buffer of its own. obj keeps its resourceVersion.
+func (r *Resource) EncodePlain(obj runtime.Object) ([]byte, error) {
 	accessor, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, internalError(fmt.Errorf("encoding %s: %w", r.groupResource, err))
@@ -215,9 +225,19 @@ func (r *Resource) Encode(ctx context.Context, key string, obj runtime.Object) (
 	if err != nil {
 		return nil, internalError(fmt.Errorf("encoding %s %q: %w", r.groupResource, accessor.GetName(), err))
 	}
-	out, err := r.transformer.TransformToStorage(ctx, data, value.DefaultContext(key))
+	return data, nil
+}
+
+// transform applies the value transformer to obj's plain encoding, with the full key as
+// authenticated data.
+func (r *Resource) transform(ctx context.Context, key string, obj runtime.Object, plain []byte) ([]byte, error) {
+	out, err := r.transformer.TransformToStorage(ctx, plain, value.DefaultContext(key))
 	if err != nil {
-		return nil, internalError(fmt.Errorf("transforming %s %q for storage: %w", r.groupResource, accessor.GetName(), err))
+		name := ""
+		if accessor, aerr := meta.Accessor(obj); aerr == nil {
+			name = accessor.GetName()
+		}
+		return nil, internalError(fmt.Errorf("transforming %s %q for storage: %w", r.groupResource, name, err))
 	}
 	return out, nil
 }

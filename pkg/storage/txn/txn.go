@@ -43,6 +43,10 @@ type Op struct {
 	// Revision is the ModRevision the key must have: the rev returned by Get (equal to the
 	// object's resourceVersion) or 0 for "must not exist".
 	Revision int64
+	// Encoded, when set, is given Obj's encoding by the storage codec (before any value
+	// transformer) as the op is prepared; nothing writes to it afterwards, so the caller may
+	// keep it (the stream cache keeps what the writer committed).
+	Encoded func(plain []byte)
 }
 
 // Interface reads single objects and commits several writes atomically.
@@ -172,8 +176,15 @@ func Prepare(ctx context.Context, maxRequestBytes int64, ops []Op) ([]PreparedOp
 			if err := checkObject(op); err != nil {
 				return nil, apierrors.NewInternalError(fmt.Errorf("transaction op %d: %w", i, err))
 			}
-			if p.Value, err = op.Resource.Encode(ctx, key, op.Obj); err != nil {
+			plain, err := op.Resource.EncodePlain(op.Obj)
+			if err != nil {
 				return nil, err
+			}
+			if p.Value, err = op.Resource.transform(ctx, key, op.Obj, plain); err != nil {
+				return nil, err
+			}
+			if op.Encoded != nil {
+				op.Encoded(plain)
 			}
 		}
 		prepared = append(prepared, p)

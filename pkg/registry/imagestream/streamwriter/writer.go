@@ -68,8 +68,9 @@ type Config struct {
 	ReadStream StreamReader
 	// Committed, when set, is given every stream the writer commits, with its new
 	// resourceVersion, once the callers are answered (the stream cache takes it ahead of its
-	// watch). It must only read the stream, and not keep it.
-	Committed func(*imagev1.ImageStream)
+	// watch), and the stream's encoding by the storage codec (txn.Op.Encoded), which it may
+	// keep. It must only read the stream, and not keep it.
+	Committed func(stream *imagev1.ImageStream, encoded []byte)
 	// StatusStrategy is the imagestreams/status update strategy every write that changes
 	// only a stream's status goes through: defaulting, generations, validation.
 	StatusStrategy rest.RESTUpdateStrategy
@@ -365,6 +366,11 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 			// A member left while the batch was planned: plan again without it.
 			continue
 		}
+		var encoded []byte
+		if p.Stream != nil && w.cfg.Committed != nil {
+			// Ops[0] is the stream's; its encoding is prepared in this goroutine.
+			p.Ops[0].Encoded = func(plain []byte) { encoded = plain }
+		}
 		rev, err := w.commit(batch, p.Ops)
 		w.unmarkCommitting(batch, txn.IsOutcomeUnknown(err))
 		var conflict *txn.ConflictError
@@ -378,7 +384,7 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 			w.answerCommitted(batch, q.stream)
 			// After the answers, which need not wait for it: callers got their own copies.
 			if p.Stream != nil && w.cfg.Committed != nil {
-				w.cfg.Committed(p.Stream)
+				w.cfg.Committed(p.Stream, encoded)
 			}
 			return
 		case errors.As(err, &conflict):

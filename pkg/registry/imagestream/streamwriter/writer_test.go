@@ -386,8 +386,12 @@ func TestDryRun(t *testing.T) {
 // nothing for a write that commits nothing or fails.
 func TestCommittedHook(t *testing.T) {
 	var committed []*imagev1.ImageStream
+	var encodings [][]byte
 	f := newFixture(t, func(c *streamwriter.Config) {
-		c.Committed = func(s *imagev1.ImageStream) { committed = append(committed, s.DeepCopy()) }
+		c.Committed = func(s *imagev1.ImageStream, encoded []byte) {
+			committed = append(committed, s.DeepCopy())
+			encodings = append(encodings, encoded)
+		}
 	})
 	if err := f.writer.Write(context.Background(), ns, "app", &tagChange{tag: "v1", image: image(1)}); err != nil {
 		t.Fatal(err)
@@ -408,6 +412,14 @@ func TestCommittedHook(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("Committed got %+v, want the stored stream %+v", committed[0], stored)
+	}
+	// And the stream's encoding as the storage codec wrote it.
+	plain, err := f.env.StreamRes.EncodePlain(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(encodings[0], plain) {
+		t.Errorf("Committed got the encoding\n%q\nwant the stored stream's\n%q", encodings[0], plain)
 	}
 	// Recorded already: nothing is committed.
 	if err := f.writer.Write(context.Background(), ns, "app", &tagChange{tag: "v1", image: image(1)}); err != nil {
