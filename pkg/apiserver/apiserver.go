@@ -198,7 +198,8 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		return nil, err
 	}
 	cache := c.streamCache(server, streamSource)
-	writer, err := c.streamWriter(images, streams, cache, client)
+	index := c.imageIndex(server, imageSource)
+	writer, err := c.streamWriter(images, streams, cache, index, client)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +225,7 @@ func (c CompletedConfig) v1Storage(server *genericapiserver.GenericAPIServer) (m
 		ImageStrategy: imageregistry.NewStrategy(Scheme),
 	})
 	c.automaticImports(server, streams, streamSource, cache, imports)
-	layers := c.layersStorage(server, images, imageSource, streams)
+	layers := imagestreamlayers.NewREST(index, streams.Store, images.Store)
 	if cache != nil {
 		layers.SetStreamCache(cache)
 	}
@@ -261,22 +262,24 @@ func (c CompletedConfig) streamCache(server *genericapiserver.GenericAPIServer, 
 	return cache
 }
 
-// layersStorage serves imagestreams/layers from an index of every image, fed from the images
-// storage once the server runs and stopped with it. Readiness does not wait for it to load:
-// until it has, layers and imagestreamimages answer 504, which clients retry.
-func (c CompletedConfig) layersStorage(server *genericapiserver.GenericAPIServer, images *imageregistry.REST, imageSource listwatch.Source, streams *imagestream.REST) *imagestreamlayers.REST {
+// imageIndex is the index of every image that imagestreams/layers and imagestreamimages
+// read, fed from the images storage once the server runs and stopped with it, and by the
+// stream writer as it creates images (the watch skips those). Readiness does not wait for it
+// to load: until it has, layers and imagestreamimages answer 504, which clients retry.
+func (c CompletedConfig) imageIndex(server *genericapiserver.GenericAPIServer, images rawwatch.Source) *imageindex.Index {
 	index := imageindex.New()
 	imageindex.RegisterMetrics(index)
 	if c.ExtraConfig.ImageIndexMaxBytes == 0 {
 		index.Disable()
-	} else {
-		index.SetMaxBytes(c.ExtraConfig.ImageIndexMaxBytes)
-		server.AddPostStartHookOrDie("image-index", func(hookCtx genericapiserver.PostStartHookContext) error {
-			go index.Run(hookCtx, imageSource)
-			return nil
-		})
+		return index
 	}
-	return imagestreamlayers.NewREST(index, streams.Store, images.Store)
+	index.SetMaxBytes(c.ExtraConfig.ImageIndexMaxBytes)
+	images.Known = index.Known
+	server.AddPostStartHookOrDie("image-index", func(hookCtx genericapiserver.PostStartHookContext) error {
+		go index.Run(hookCtx, images)
+		return nil
+	})
+	return index
 }
 
 // etcdClient is the server's own etcd client, beside the generic stores': the stream writer's
@@ -307,7 +310,7 @@ func (c CompletedConfig) watchSource(store *genericregistry.Store, client *clien
 // streamWriter is the one writer of every change to a stream: mappings and tag writes (D6,
 // D14, D15). Its transactions go through an etcd client of its own, reading and writing keys
 // exactly as the images and imagestreams stores do, and through one txn.Group.
-func (c CompletedConfig) streamWriter(images *imageregistry.REST, streams *imagestream.REST, cache *streamcache.Cache, client *clientv3.Client) (*streamwriter.Writer, error) {
+func (c CompletedConfig) streamWriter(images *imageregistry.REST, streams *imagestream.REST, cache *streamcache.Cache, index *imageindex.Index, client *clientv3.Client) (*streamwriter.Writer, error) {
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 	imageResource, err := txn.ResourceFor(images.Store, optsGetter)
 	if err != nil {
@@ -332,6 +335,7 @@ func (c CompletedConfig) streamWriter(images *imageregistry.REST, streams *image
 		Images:              imageResource,
 		ReadStream:          read,
 		Committed:           committed,
+		CommittedImage:      index.Learn,
 		StatusStrategy:      imagestream.NewStatusStrategy(strategy),
 		SpecStrategy:        imagestream.NewServerWriteStrategy(strategy),
 		CreateStrategy:      imagestream.NewServerCreateStrategy(strategy),

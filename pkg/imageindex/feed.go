@@ -71,8 +71,12 @@ func (f feed) Update(obj interface{}) error {
 	c := compact(img)
 	f.x.mu.Lock()
 	defer f.x.mu.Unlock()
-	f.x.put(c)
 	f.x.seen(c.rv)
+	if f.x.holdsLocked(c.name, c.rv) {
+		// Learned already, at this revision or a later one.
+		return nil
+	}
+	f.x.put(c)
 	f.x.changed()
 	return nil
 }
@@ -85,8 +89,12 @@ func (f feed) Delete(obj interface{}) error {
 	rv, _ := strconv.ParseUint(img.ResourceVersion, 10, 64)
 	f.x.mu.Lock()
 	defer f.x.mu.Unlock()
-	f.x.remove(img.Name)
 	f.x.seen(rv)
+	if f.x.holdsLocked(img.Name, rv+1) {
+		// Learned as created again after this deletion.
+		return nil
+	}
+	f.x.remove(img.Name)
 	f.x.changed()
 	return nil
 }

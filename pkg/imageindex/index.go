@@ -100,6 +100,8 @@ type entry struct {
 	config    sum
 	hasConfig bool
 	mediaType uint8
+	// rv is the image's resourceVersion, so that the feed never replaces it with an older one.
+	rv uint64
 }
 
 // mapSlotOverhead approximates what a map slot costs beyond its key and value: the control
@@ -213,15 +215,37 @@ func (x *Index) expand(name string, e *entry) Image {
 // ignored when the feed has already applied a later revision: the image may have been deleted
 // since, and re-adding it would leave a ghost no event removes. Otherwise the feed's own event
 // for it, or for its deletion, is still to come and will set the entry right.
+//
+// The stream writer gives it every image it creates, once the push is answered; the watch then
+// skips that change (Known) instead of decoding the image again.
 func (x *Index) Learn(img *imagev1.Image) {
 	c := compact(img)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if c.rv == 0 || c.rv <= x.lastRV || x.disabled {
+	if c.rv == 0 || c.rv <= x.lastRV || x.disabled || x.holdsLocked(c.name, c.rv) {
 		return
 	}
 	x.put(c)
 	x.changed()
+}
+
+// Known tells whether the index holds the image named name at resourceVersion rev or later:
+// the feed's watch then skips that change. It is a rawwatch.Source's Known.
+func (x *Index) Known(name string, rev int64) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return rev > 0 && x.holdsLocked(name, uint64(rev))
+}
+
+// holdsLocked tells whether the index holds name at rv or later.
+func (x *Index) holdsLocked(name string, rv uint64) bool {
+	if key, ok := parseSum(name); ok {
+		if e, ok := x.images[key]; ok {
+			return e.rv >= rv
+		}
+	}
+	c, ok := x.odd[name]
+	return ok && c.rv >= rv
 }
 
 // View returns what the index would hold for img, without adding it.
@@ -338,7 +362,7 @@ func (x *Index) mediaType(t string) (uint8, bool) {
 
 // toEntry packs c, or reports that it does not fit the compact form.
 func (x *Index) toEntry(c *compacted) (sum, entry, bool) {
-	var e entry
+	e := entry{rv: c.rv}
 	key, ok := parseSum(c.name)
 	if !ok {
 		return key, e, false

@@ -10,6 +10,7 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/image-apiserver/image-apiserver/pkg/apis/image/imageutil"
 )
@@ -319,4 +320,66 @@ func objects(images []imagev1.Image) []runtime.Object {
 		out[i] = &images[i]
 	}
 	return out
+}
+
+// TestLearnedAheadOfTheWatch: the writer's images (Learn) and the watch's events arrive in
+// either order; the index keeps the newest revision of each image, never goes back, and tells
+// the watch which changes it holds already (Known). Names are sha256 (packed) or sha512 (odd).
+func TestLearnedAheadOfTheWatch(t *testing.T) {
+	type step struct {
+		learn bool // else a watch event
+		event watch.EventType
+		rv    int
+	}
+	learn := func(rv int) step { return step{learn: true, rv: rv} }
+	event := func(t watch.EventType, rv int) step { return step{event: t, rv: rv} }
+	for _, name := range []string{digest(1), "sha512:" + strings.Repeat("ab", 64)} {
+		for _, tc := range []struct {
+			name   string
+			steps  []step
+			wantRV uint64 // 0: not indexed
+			known  map[int64]bool
+		}{
+			{"learned, then its event: known, nothing changes", []step{learn(12), event(watch.Added, 12)}, 12, map[int64]bool{11: true, 12: true, 13: false}},
+			{"event first: the learn is the watch's already", []step{event(watch.Added, 12), learn(12)}, 12, nil},
+			{"a later event (a signature added) replaces it", []step{learn(12), event(watch.Modified, 14)}, 14, nil},
+			{"an older event does not replace it", []step{learn(14), event(watch.Modified, 12)}, 14, nil},
+			{"a deletion removes it, and a late learn does not bring it back", []step{learn(12), event(watch.Deleted, 16), learn(13)}, 0, map[int64]bool{12: false}},
+			{"a deletion older than the learn (created again) keeps it", []step{learn(20), event(watch.Deleted, 18)}, 20, nil},
+		} {
+			t.Run(name[:7]+" "+tc.name, func(t *testing.T) {
+				x := New()
+				x.beginReplace().Finish("10")
+				f := feed{x}
+				for _, s := range tc.steps {
+					img := image(name, s.rv, "", "")
+					if s.learn {
+						x.Learn(img)
+					} else if err := f.Apply(s.event, img); err != nil {
+						t.Fatal(err)
+					}
+				}
+				x.mu.RLock()
+				held := x.holdsLocked(name, 1)
+				var rv uint64
+				if key, ok := parseSum(name); ok {
+					rv = x.images[key].rv
+				} else {
+					rv = x.odd[name].rv
+				}
+				x.mu.RUnlock()
+				if !held {
+					rv = 0
+				}
+				if rv != tc.wantRV {
+					t.Errorf("holds %s at %d, want %d", name, rv, tc.wantRV)
+				}
+				for rev, want := range tc.known {
+					if got := x.Known(name, rev); got != want {
+						t.Errorf("Known(%d) = %v, want %v", rev, got, want)
+					}
+				}
+			})
+		}
+	}
 }

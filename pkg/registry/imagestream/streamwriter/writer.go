@@ -71,6 +71,10 @@ type Config struct {
 	// watch), and the stream's encoding by the storage codec (txn.Op.Encoded), which it may
 	// keep. It must only read the stream, and not keep it.
 	Committed func(stream *imagev1.ImageStream, encoded []byte)
+	// CommittedImage, when set, is given every image the writer creates, with its
+	// resourceVersion, once the callers are answered (the image index learns it ahead of its
+	// watch). It must only read the image, and not keep it.
+	CommittedImage func(*imagev1.Image)
 	// StatusStrategy is the imagestreams/status update strategy every write that changes
 	// only a stream's status goes through: defaulting, generations, validation.
 	StatusStrategy rest.RESTUpdateStrategy
@@ -385,6 +389,13 @@ func (w *Writer) commitBatch(q *queue, batch []*request) {
 			// After the answers, which need not wait for it: callers got their own copies.
 			if p.Stream != nil && w.cfg.Committed != nil {
 				w.cfg.Committed(p.Stream, encoded)
+			}
+			if w.cfg.CommittedImage != nil {
+				for _, op := range p.Ops {
+					if img, ok := op.Obj.(*imagev1.Image); ok && img != nil {
+						w.cfg.CommittedImage(img)
+					}
+				}
 			}
 			return
 		case errors.As(err, &conflict):

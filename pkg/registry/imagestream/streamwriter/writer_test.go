@@ -387,11 +387,13 @@ func TestDryRun(t *testing.T) {
 func TestCommittedHook(t *testing.T) {
 	var committed []*imagev1.ImageStream
 	var encodings [][]byte
+	var images []*imagev1.Image
 	f := newFixture(t, func(c *streamwriter.Config) {
 		c.Committed = func(s *imagev1.ImageStream, encoded []byte) {
 			committed = append(committed, s.DeepCopy())
 			encodings = append(encodings, encoded)
 		}
+		c.CommittedImage = func(img *imagev1.Image) { images = append(images, img.DeepCopy()) }
 	})
 	if err := f.writer.Write(context.Background(), ns, "app", &tagChange{tag: "v1", image: image(1)}); err != nil {
 		t.Fatal(err)
@@ -430,5 +432,9 @@ func TestCommittedHook(t *testing.T) {
 	}
 	if len(committed) != 1 {
 		t.Errorf("Committed called %d times, want 1 (nothing else was written)", len(committed))
+	}
+	// The image the first write created, once, at the revision it was stored at.
+	if len(images) != 1 || images[0].Name != digest(1) || images[0].ResourceVersion != stored.ResourceVersion {
+		t.Errorf("CommittedImage got %d images (first %+v), want %s once at the commit's revision %s", len(images), images, digest(1), stored.ResourceVersion)
 	}
 }
