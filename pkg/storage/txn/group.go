@@ -29,10 +29,9 @@ type GroupOptions struct {
 	MaxOps int
 	// InFlight is how many group transactions may be in flight at once (default 2). While all
 	// are busy, commits queue up and then leave together. One would make fewer, larger
-	// transactions (make bench: 8 % less CPU per push at 64 clients), but a transaction stuck
-	// on an etcd leader that just died then holds every commit back until CommitTimeout; with
-	// two, the other usually carries on (the fault suite's first push after a leader kill came
-	// 5 s late at 16 and 64 clients with one, at one of the two with two).
+	// transactions: compared within the same make bench runs, 8 % less CPU per push (this
+	// server's and etcd's) at 64 clients, but 1–3 % fewer pushes a second at 16, where a push
+	// then more often waits for a whole transaction before its own can go.
 	InFlight int
 	// CommitTimeout bounds one etcd transaction (default 5s). It is deliberately not any
 	// caller's deadline: a transaction cancelled half-way may still be applied, so callers
