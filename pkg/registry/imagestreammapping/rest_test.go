@@ -200,7 +200,19 @@ func TestImageCreatedMeanwhile(t *testing.T) {
 func TestDeadlineExhausted(t *testing.T) {
 	f := newFixture(t)
 	var writes atomic.Int32
-	f.txn.beforeCommit = func(int) { f.relabel(t, fmt.Sprint(writes.Add(1))) }
+	// The writer may still be sending a transaction when the answer has come and the test
+	// ends: from then on (its storage is going away) the concurrent writer stops, and never
+	// reports to a finished test.
+	var mu sync.Mutex
+	finished := false
+	t.Cleanup(func() { mu.Lock(); defer mu.Unlock(); finished = true })
+	f.txn.beforeCommit = func(int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !finished {
+			f.relabel(t, fmt.Sprint(writes.Add(1)))
+		}
+	}
 	ctx, cancel := context.WithTimeout(nsContext(), 1500*time.Millisecond)
 	defer cancel()
 	err := f.create(ctx, mappingOf("v1", 4))
