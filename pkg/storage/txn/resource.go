@@ -205,7 +205,7 @@ func (r *Resource) Encode(ctx context.Context, key string, obj runtime.Object) (
 	if err != nil {
 		return nil, err
 	}
-	return r.transform(ctx, key, obj, plain)
+	return r.transform(ctx, key, plain)
 }
 
 // EncodePlain is Encode before the value transformer: obj with its resourceVersion cleared,
@@ -228,16 +228,12 @@ func (r *Resource) EncodePlain(obj runtime.Object) ([]byte, error) {
 	return data, nil
 }
 
-// transform applies the value transformer to obj's plain encoding, with the full key as
+// transform applies the value transformer to a plain encoding, with the full key as
 // authenticated data.
-func (r *Resource) transform(ctx context.Context, key string, obj runtime.Object, plain []byte) ([]byte, error) {
+func (r *Resource) transform(ctx context.Context, key string, plain []byte) ([]byte, error) {
 	out, err := r.transformer.TransformToStorage(ctx, plain, value.DefaultContext(key))
 	if err != nil {
-		name := ""
-		if accessor, aerr := meta.Accessor(obj); aerr == nil {
-			name = accessor.GetName()
-		}
-		return nil, internalError(fmt.Errorf("transforming %s %q for storage: %w", r.groupResource, name, err))
+		return nil, internalError(fmt.Errorf("transforming %s value at %q for storage: %w", r.groupResource, key, err))
 	}
 	return out, nil
 }
@@ -258,8 +254,7 @@ func (r *Resource) Decode(ctx context.Context, key string, data []byte, modRevis
 
 // encode encodes obj with the storage codec into a buffer of its own. The protobuf codec
 // sizes the object, fills one buffer from the allocator and writes it in one piece; that
-// piece is kept as the result instead of being copied into a growing buffer, which halves
-// what every write allocates for its values.
+// piece is kept as the result instead of being copied into a growing buffer.
 func (r *Resource) encode(obj runtime.Object) ([]byte, error) {
 	if r.allocatingEncoder == nil {
 		return runtime.Encode(r.codec, obj)

@@ -180,7 +180,7 @@ func Prepare(ctx context.Context, maxRequestBytes int64, ops []Op) ([]PreparedOp
 			if err != nil {
 				return nil, err
 			}
-			if p.Value, err = op.Resource.transform(ctx, key, op.Obj, plain); err != nil {
+			if p.Value, err = op.Resource.transform(ctx, key, plain); err != nil {
 				return nil, err
 			}
 			if op.Encoded != nil {
