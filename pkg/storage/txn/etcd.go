@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"time"
 	"unsafe"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	etcd3metrics "k8s.io/apiserver/pkg/storage/etcd3/metrics"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"google.golang.org/grpc"
 	"k8s.io/klog/v2"
 )
 
@@ -52,6 +55,15 @@ func NewClient(ctx context.Context, tc storagebackend.TransportConfig) (*clientv
 	return client, nil
 }
 
+// clientCallOptions are the call options clientv3 gives every request of a client configured
+// as NewClient configures it: wait for a connection rather than fail at once, and its
+// message size limits.
+var clientCallOptions = []grpc.CallOption{
+	grpc.WaitForReady(true),
+	grpc.MaxCallSendMsgSize(2 * 1024 * 1024),
+	grpc.MaxCallRecvMsgSize(math.MaxInt32),
+}
+
 // Option configures New.
 type Option func(*etcdTxn)
 
@@ -64,7 +76,7 @@ func WithMaxRequestBytes(n int64) Option {
 // New returns the etcd implementation of Interface. The client must reach the etcd the
 // Resources' Stores use.
 func New(client *clientv3.Client, opts ...Option) PreparedCommitter {
-	e := &etcdTxn{client: client, maxRequestBytes: DefaultMaxRequestBytes}
+	e := &etcdTxn{client: client, kv: clientv3.RetryKVClient(client), maxRequestBytes: DefaultMaxRequestBytes}
 	for _, o := range opts {
 		o(e)
 	}
@@ -73,6 +85,7 @@ func New(client *clientv3.Client, opts ...Option) PreparedCommitter {
 
 type etcdTxn struct {
 	client          *clientv3.Client
+	kv              etcdserverpb.KVClient // the client's own, with its retry policy
 	maxRequestBytes int64
 }
 
@@ -113,23 +126,39 @@ func (e *etcdTxn) Commit(ctx context.Context, ops ...Op) (int64, error) {
 
 // CommitPrepared implements PreparedCommitter: If(ModRevision(key) == Revision for every op)
 // Then(put every written value) Else(get every key), so a conflict costs no extra round trip.
+//
+// The request is built directly rather than through clientv3's Op helpers, which copy every
+// key three times and every value once: keys and values are handed to gRPC as they are,
+// since it only reads them while marshalling, before Txn returns.
 func (e *etcdTxn) CommitPrepared(ctx context.Context, prepared []PreparedOp) (int64, error) {
-	cmps := make([]clientv3.Cmp, 0, len(prepared))
-	puts := make([]clientv3.Op, 0, len(prepared))
-	gets := make([]clientv3.Op, 0, len(prepared))
+	req := &etcdserverpb.TxnRequest{
+		Compare: make([]*etcdserverpb.Compare, 0, len(prepared)),
+		Success: make([]*etcdserverpb.RequestOp, 0, len(prepared)),
+		Failure: make([]*etcdserverpb.RequestOp, 0, len(prepared)),
+	}
 	for _, p := range prepared {
+		key := unsafe.Slice(unsafe.StringData(p.Key), len(p.Key))
 		// ModRevision is 0 for an absent key, so Revision 0 means "must not exist", as in
 		// the etcd3 store's OptimisticPut.
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(p.Key), "=", p.Revision))
+		req.Compare = append(req.Compare, &etcdserverpb.Compare{
+			Result: etcdserverpb.Compare_EQUAL, Target: etcdserverpb.Compare_MOD, Key: key,
+			TargetUnion: &etcdserverpb.Compare_ModRevision{ModRevision: p.Revision},
+		})
 		if p.Obj != nil {
-			// OpPut copies the value; it is not copied into a string first.
-			puts = append(puts, clientv3.OpPut(p.Key, unsafe.String(unsafe.SliceData(p.Value), len(p.Value))))
+			req.Success = append(req.Success, &etcdserverpb.RequestOp{Request: &etcdserverpb.RequestOp_RequestPut{
+				RequestPut: &etcdserverpb.PutRequest{Key: key, Value: p.Value},
+			}})
 		}
-		gets = append(gets, clientv3.OpGet(p.Key))
+		req.Failure = append(req.Failure, &etcdserverpb.RequestOp{Request: &etcdserverpb.RequestOp_RequestRange{
+			RequestRange: &etcdserverpb.RangeRequest{Key: key},
+		}})
 	}
 
 	start := time.Now()
-	resp, err := e.client.Txn(ctx).If(cmps...).Then(puts...).Else(gets...).Commit()
+	resp, err := e.kv.Txn(ctx, req, clientCallOptions...)
+	if err != nil {
+		err = clientv3.ContextError(ctx, err)
+	}
 	for _, gr := range groupResources(prepared) {
 		etcd3metrics.RecordEtcdRequest("txn", gr, err, start)
 	}
@@ -156,7 +185,7 @@ func (e *etcdTxn) CommitPrepared(ctx context.Context, prepared []PreparedOp) (in
 
 // conflict builds the ConflictError from the Else reads, which ran at the same revision as
 // the failed compares.
-func (e *etcdTxn) conflict(ctx context.Context, prepared []PreparedOp, resp *clientv3.TxnResponse) error {
+func (e *etcdTxn) conflict(ctx context.Context, prepared []PreparedOp, resp *etcdserverpb.TxnResponse) error {
 	if len(resp.Responses) != len(prepared) {
 		return apierrors.NewInternalError(fmt.Errorf("etcd transaction failed with %d reads for %d keys", len(resp.Responses), len(prepared)))
 	}
