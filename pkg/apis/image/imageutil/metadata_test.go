@@ -1,9 +1,11 @@
 package imageutil
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -384,5 +386,48 @@ func TestSetDockerImageMetadata(t *testing.T) {
 	}
 	if meta.TypeMeta != (metav1.TypeMeta{}) {
 		t.Errorf("caller's value was modified: %#v", meta.TypeMeta)
+	}
+}
+
+// TestEmptyEncodingDecodes checks the shortcut for empty metadata against the JSON decoder:
+// for every stored version and every stored shape, the same metadata comes back.
+func TestEmptyEncodingDecodes(t *testing.T) {
+	slow := map[string]*docker10.DockerImage{}
+	var m10 docker10.DockerImage
+	if err := json.Unmarshal(emptyEncodings[MetadataVersion10], &m10); err != nil {
+		t.Fatal(err)
+	}
+	m10.TypeMeta = metav1.TypeMeta{}
+	slow[MetadataVersion10] = &m10
+	var pre dockerpre012.DockerImage
+	if err := json.Unmarshal(emptyEncodings[MetadataVersionPre012], &pre); err != nil {
+		t.Fatal(err)
+	}
+	slow[MetadataVersionPre012] = fromPre012(&pre)
+
+	for shape, raw := range emptyEncodings {
+		for _, version := range []string{MetadataVersion10, MetadataVersionPre012} {
+			img := &imagev1.Image{DockerImageMetadataVersion: version}
+			img.DockerImageMetadata.Raw = bytes.Clone(raw)
+			got, gotVersion, err := decodeMetadata(img)
+			if err != nil {
+				t.Fatalf("shape %s, version %s: %v", shape, version, err)
+			}
+			if gotVersion != version || !reflect.DeepEqual(got, slow[shape]) {
+				t.Errorf("shape %s, version %s: got %#v (%s), want %#v", shape, version, got, gotVersion, slow[shape])
+			}
+			// What is stored afterwards is the same as the JSON encoder's.
+			encoded, err := encodeMetadata(got, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := emptyEncodings[version]; !bytes.Equal(encoded, want) {
+				t.Errorf("shape %s, version %s: encoded %s, want %s", shape, version, encoded, want)
+			}
+		}
+	}
+	if got, want := string(emptyEncodings[MetadataVersion10]),
+		`{"kind":"DockerImage","apiVersion":"image.openshift.io/1.0","Id":"","Created":null,"ContainerConfig":{}}`; got != want {
+		t.Errorf("empty 1.0 encoding %s, want %s", got, want)
 	}
 }
