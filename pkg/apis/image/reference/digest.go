@@ -39,6 +39,11 @@ const DigestPattern = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:
 // gets is go-digest's, as where OpenShift parses a stand-alone digest (its
 // importer's digest.Parse).
 func ParseDigest(s string) (algorithm, hex string, err error) {
+	if isSHA256Digest(s) {
+		// The form nearly every image name has, checked without go-digest's regular
+		// expression.
+		return "sha256", s[len("sha256:"):], nil
+	}
 	d, err := digest.Parse(s)
 	if err != nil {
 		return "", "", err
@@ -48,7 +53,7 @@ func ParseDigest(s string) (algorithm, hex string, err error) {
 
 // IsValidDigest reports whether s is a digest ParseDigest accepts.
 func IsValidDigest(s string) bool {
-	return digest.Digest(s).Validate() == nil
+	return isSHA256Digest(s) || digest.Digest(s).Validate() == nil
 }
 
 // validatePullSpecDigest checks the digest of a pull spec as OpenShift does:

@@ -85,6 +85,14 @@ func Parse(spec string) (DockerImageReference, error) {
 }
 
 func parse(spec string) (DockerImageReference, error) {
+	if ref, ok := parseCommon(spec); ok {
+		return ref, nil
+	}
+	return parseWithGrammar(spec)
+}
+
+// parseWithGrammar parses spec with distribution's grammar, and go-digest for the digest.
+func parseWithGrammar(spec string) (DockerImageReference, error) {
 	var ref DockerImageReference
 	parsed, err := distreference.Parse(spec)
 	var id string
