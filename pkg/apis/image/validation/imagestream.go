@@ -79,21 +79,8 @@ func ValidateImageStreamStatusUpdate(newIS, oldIS *imagev1.ImageStream) field.Er
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newIS.ObjectMeta, &oldIS.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateStatusTagNames(newIS.Status.Tags)...)
 
-	old := sets.New[string]()
-	for _, tag := range oldIS.Status.Tags {
-		for _, item := range tag.Items {
-			old.Insert(item.DockerImageReference)
-		}
-	}
 	statusPath := field.NewPath("status", "tags")
-	for i, tag := range newIS.Status.Tags {
-		for j, item := range tag.Items {
-			if old.Has(item.DockerImageReference) {
-				continue
-			}
-			allErrs = append(allErrs, validateTagEventReference(item.DockerImageReference, statusPath.Index(i).Child("items").Index(j).Child("dockerImageReference"))...)
-		}
-	}
+	allErrs = append(allErrs, validateNewTagEventReferences(newIS.Status.Tags, oldIS.Status.Tags, statusPath)...)
 	// Mappings update status on their hot path, and a stream's history can hold thousands of
 	// events: its times are checked directly rather than by walking the whole object.
 	allErrs = append(allErrs, validateTimes(&newIS.ObjectMeta, field.NewPath("metadata"))...)
@@ -107,6 +94,56 @@ func ValidateImageStreamStatusUpdate(newIS, oldIS *imagev1.ImageStream) field.Er
 			if !inJSONRange(c.LastTransitionTime) {
 				allErrs = append(allErrs, invalidTime(statusPath.Index(i).Child("conditions").Index(j).Child("lastTransitionTime"), c.LastTransitionTime))
 			}
+		}
+	}
+	return allErrs
+}
+
+// validateNewTagEventReferences checks the references of the events that are not in the old
+// status. A reference found anywhere in the old status is not checked again: a stream keeps
+// the references earlier rules accepted, even when an event is copied to another tag.
+//
+// A mapping adds one event in front of a tag's history, so nearly every event is the old
+// tag's event at the same place, shifted by the events added in front: those are recognised
+// by comparing the two histories side by side. Any other event's reference is parsed (cheap
+// for a registry's pull spec), and only one that fails is looked for among all old references,
+// which are gathered the first time that happens.
+func validateNewTagEventReferences(tags, oldTags []imagev1.NamedTagEventList, statusPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	oldItems := make(map[string][]imagev1.TagEvent, len(oldTags))
+	for _, tag := range oldTags {
+		oldItems[tag.Tag] = tag.Items
+	}
+	var oldRefs sets.Set[string]
+	inOldStatus := func(ref string) bool {
+		if oldRefs == nil {
+			oldRefs = sets.New[string]()
+			for _, tag := range oldTags {
+				for _, item := range tag.Items {
+					oldRefs.Insert(item.DockerImageReference)
+				}
+			}
+		}
+		return oldRefs.Has(ref)
+	}
+	for i, tag := range tags {
+		old := oldItems[tag.Tag]
+		// added counts the events in front of the old first one.
+		added := 0
+		if len(old) > 0 {
+			for added < len(tag.Items) && tag.Items[added].DockerImageReference != old[0].DockerImageReference {
+				added++
+			}
+		}
+		for j, item := range tag.Items {
+			if k := j - added; k >= 0 && k < len(old) && old[k].DockerImageReference == item.DockerImageReference {
+				continue
+			}
+			errs := validateTagEventReference(item.DockerImageReference, statusPath.Index(i).Child("items").Index(j).Child("dockerImageReference"))
+			if len(errs) > 0 && inOldStatus(item.DockerImageReference) {
+				continue
+			}
+			allErrs = append(allErrs, errs...)
 		}
 	}
 	return allErrs

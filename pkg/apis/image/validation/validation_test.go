@@ -485,6 +485,24 @@ func TestValidateImageStreamStatusUpdate(t *testing.T) {
 			// The old reference moves to another tag: still not new.
 			is.Status.Tags = append(is.Status.Tags, imagev1.NamedTagEventList{Tag: "v2", Items: []imagev1.TagEvent{{DockerImageReference: legacyRef}}})
 		}},
+		{name: "an old reference pushed down by new events is not re-parsed", old: func(is *imagev1.ImageStream) {
+			is.Status.Tags[0].Items = append([]imagev1.TagEvent{{DockerImageReference: legacyRef}}, is.Status.Tags[0].Items...)
+		}, mutate: func(is *imagev1.ImageStream) {
+			is.Status.Tags[0].Items = append([]imagev1.TagEvent{
+				{DockerImageReference: "quay.io/ns/name@" + otherDigest, Image: otherDigest},
+				{DockerImageReference: "quay.io/ns/name:v2"},
+			}, is.Status.Tags[0].Items[:1]...) // the oldest events dropped by a history limit
+		}},
+		{name: "an invalid reference added in front of old ones", old: func(is *imagev1.ImageStream) {
+			is.Status.Tags[0].Items = append([]imagev1.TagEvent{{DockerImageReference: legacyRef}}, is.Status.Tags[0].Items...)
+		}, mutate: func(is *imagev1.ImageStream) {
+			is.Status.Tags[0].Items = append([]imagev1.TagEvent{{DockerImageReference: "Bad:Ref"}}, is.Status.Tags[0].Items...)
+		}, want: []fe{inv("status.tags[0].items[0].dockerImageReference")}},
+		{name: "an old reference copied in front of a tag is not re-parsed", old: func(is *imagev1.ImageStream) {
+			is.Status.Tags = append(is.Status.Tags, imagev1.NamedTagEventList{Tag: "v2", Items: []imagev1.TagEvent{{DockerImageReference: legacyRef}}})
+		}, mutate: func(is *imagev1.ImageStream) {
+			is.Status.Tags[0].Items = append([]imagev1.TagEvent{{DockerImageReference: legacyRef}}, is.Status.Tags[0].Items...)
+		}},
 		{name: "spec is not validated here", mutate: func(is *imagev1.ImageStream) { specTag(is, 0).Name = "-x" }},
 		{name: "status tags stay unique", mutate: func(is *imagev1.ImageStream) {
 			is.Status.Tags = append(is.Status.Tags, imagev1.NamedTagEventList{Tag: "latest"})
