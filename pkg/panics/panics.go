@@ -51,3 +51,14 @@ func Call(ctx context.Context, what string, f func() error) (err error) {
 	}()
 	return f()
 }
+
+// CallDescribed is Call for a description that costs something to build (every push runs
+// through here): describe runs only if f panics.
+func CallDescribed(ctx context.Context, describe func() string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = NewError(ctx, p, describe())
+		}
+	}()
+	return f()
+}

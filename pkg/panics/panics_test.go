@@ -26,7 +26,15 @@ func TestCall(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := panics.Call(context.Background(), "testing", tc.f)
+			described := false
+			describe := func() string { described = true; return "testing" }
+			err := panics.CallDescribed(context.Background(), describe, tc.f)
+			if described != tc.wantPanic {
+				t.Errorf("CallDescribed built its description: %v, want %v (only on a panic)", described, tc.wantPanic)
+			}
+			if again := panics.Call(context.Background(), "testing", tc.f); panics.Is(again) != panics.Is(err) || !panics.Is(err) && again != err {
+				t.Errorf("Call gives %v, CallDescribed %v", again, err)
+			}
 			if got := panics.Is(err); got != tc.wantPanic {
 				t.Fatalf("panics.Is(%v) = %v, want %v", err, got, tc.wantPanic)
 			}

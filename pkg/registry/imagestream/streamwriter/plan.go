@@ -155,7 +155,7 @@ func Plan(in PlanInput) (PlanResult, *PlanError) {
 	for i, c := range in.Changes {
 		tx.streamChanged = changed
 		var did bool
-		err := panics.Call(context.Background(), fmt.Sprintf("applying %s", c), func() (err error) {
+		err := panics.CallDescribed(context.Background(), func() string { return fmt.Sprintf("applying %s", c) }, func() (err error) {
 			did, err = c.Apply(stream, tx)
 			return err
 		})
