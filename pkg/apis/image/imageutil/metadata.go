@@ -248,9 +248,9 @@ var emptyEncodings = func() map[string][]byte {
 		if v == MetadataVersion10 {
 			data, err = json.Marshal(&docker10.DockerImage{TypeMeta: tm})
 		} else {
-			out := toPre012(&docker10.DockerImage{})
-			out.TypeMeta = tm
-			data, err = json.Marshal(out)
+			pre := toPre012(&docker10.DockerImage{})
+			pre.TypeMeta = tm
+			data, err = json.Marshal(pre)
 		}
 		if err != nil {
 			panic(fmt.Sprintf("encoding empty image metadata %q: %v", v, err))
