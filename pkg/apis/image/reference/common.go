@@ -14,7 +14,7 @@ func parseCommon(spec string) (DockerImageReference, bool) {
 		return DockerImageReference{}, false
 	}
 	registry, path, ok := strings.Cut(name, "/")
-	if !ok || !(strings.ContainsAny(registry, ".:") || registry == "localhost") || !isDomainAndPort(registry) {
+	if !ok || !looksLikeRegistry(registry) || !isDomainAndPort(registry) {
 		return DockerImageReference{}, false
 	}
 	for component := range strings.SplitSeq(path, "/") {
@@ -23,11 +23,7 @@ func parseCommon(spec string) (DockerImageReference, bool) {
 		}
 	}
 	ref := DockerImageReference{Registry: registry, ID: id}
-	if ns, n, ok := strings.Cut(path, "/"); ok {
-		ref.Namespace, ref.Name = ns, n
-	} else {
-		ref.Name = path
-	}
+	ref.setPath(path)
 	return ref, true
 }
 

@@ -137,16 +137,28 @@ func parseWithGrammar(spec string) (DockerImageReference, error) {
 			ref.Registry += ":" + tag
 		}
 		return ref, nil
-	case hasPath && (strings.ContainsAny(first, ".:") || first == "localhost"):
+	case hasPath && looksLikeRegistry(first):
 		ref.Registry, name = first, rest
 	}
 	ref.Tag = tag
-	if ns, n, ok := strings.Cut(name, "/"); ok {
-		ref.Namespace, ref.Name = ns, n
-	} else {
-		ref.Name = name
-	}
+	ref.setPath(name)
 	return ref, nil
+}
+
+// looksLikeRegistry reports whether the first component of a name is a registry rather than
+// a namespace: it has a dot or a port, or is localhost, as in OpenShift and docker.
+func looksLikeRegistry(first string) bool {
+	return strings.ContainsAny(first, ".:") || first == "localhost"
+}
+
+// setPath sets Namespace and Name from the repository path after the registry: the first
+// segment is the namespace when there are at least two.
+func (r *DockerImageReference) setPath(path string) {
+	if ns, n, ok := strings.Cut(path, "/"); ok {
+		r.Namespace, r.Name = ns, n
+	} else {
+		r.Name = path
+	}
 }
 
 // isDigestError reports whether err is go-digest's verdict on the digest of a
