@@ -43,13 +43,8 @@ func Is(err error) bool {
 }
 
 // Call runs f and returns its error, or the panic it raised as an *Error.
-func Call(ctx context.Context, what string, f func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = NewError(ctx, p, what)
-		}
-	}()
-	return f()
+func Call(ctx context.Context, what string, f func() error) error {
+	return CallDescribed(ctx, func() string { return what }, f)
 }
 
 // CallDescribed is Call for a description that costs something to build (every push runs
