@@ -28,7 +28,9 @@ type fastPathCase struct {
 	query       string
 	contentType string
 	accept      string
-	body        []byte
+	// userAgent, when set, replaces client-go's (curl's asks for pretty-printed answers).
+	userAgent string
+	body      []byte
 	// unsized sends the body without a Content-Length (chunked), as a streaming client would.
 	unsized bool
 	// fast is whether the fast path should serve it; otherwise it goes to the generic handler.
@@ -128,6 +130,7 @@ rules:
 		}()), fast: true, code: 422},
 		{name: "namespace in the body differs", contentType: jsonType, accept: jsonType, body: asJSON(otherNamespace), fast: true, code: 400},
 		{name: "YAML answer", contentType: jsonType, accept: "application/yaml", body: asJSON(mapping("app", "yaml", 14)), fast: true, code: 201},
+		{name: "pretty answer to curl", contentType: jsonType, accept: jsonType, userAgent: "curl/8.5.0", body: asJSON(mapping("app", "curl", 24)), fast: true, code: 201},
 		// The generic handler's cases.
 		{name: "dry run", query: "?dryRun=All", contentType: jsonType, accept: jsonType, body: asJSON(mapping("app", "dry", 15)), code: 201},
 		{name: "unknown and duplicate fields are warnings", contentType: jsonType, accept: jsonType, body: withField(mapping("app", "warned", 5), `"color":"blue","tag":"x"`), code: 201},
@@ -214,6 +217,9 @@ func fastPathRequest(t *testing.T, s *framework.Server, path string, tc fastPath
 	}
 	req.Header.Set("Content-Type", tc.contentType)
 	req.Header.Set("Accept", tc.accept)
+	if tc.userAgent != "" {
+		req.Header.Set("User-Agent", tc.userAgent)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)

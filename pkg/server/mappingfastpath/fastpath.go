@@ -99,7 +99,7 @@ func (r *Route) Serve(storage rest.Creater) { r.storage.Store(&storage) }
 // Wrap returns next with the route in front of it.
 func (r *Route) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		input, ok := r.takes(req)
+		input, output, ok := r.takes(req)
 		if !ok {
 			next.ServeHTTP(w, req)
 			return
@@ -126,37 +126,41 @@ func (r *Route) Wrap(next http.Handler) http.Handler {
 		}
 		servedRequests.Inc()
 		requestmetrics.RecordRequestBodySize(req.Context(), resource.GroupResource(), requestmetrics.Create, len(body))
-		r.instrumented(w, req.WithContext(withMapping(req.Context(), in)))
+		r.instrumented(w, req.WithContext(withAccepted(req.Context(), accepted{mapping: in, output: output})))
 	})
 }
 
 // takes tells whether the route serves a request: a POST to imagestreammappings in a
 // namespace, with no query, a JSON or protobuf body, and an answer the serializer writes as is.
-// It returns the body's serializer.
-func (r *Route) takes(req *http.Request) (runtime.SerializerInfo, bool) {
+// It returns the body's serializer and the answer's, negotiated as the response writers
+// negotiate it.
+func (r *Route) takes(req *http.Request) (input runtime.SerializerInfo, output negotiatedOutput, ok bool) {
 	if req.Method != http.MethodPost || r.storage.Load() == nil || req.URL.RawQuery != "" {
-		return runtime.SerializerInfo{}, false
+		return input, output, false
 	}
 	info, ok := request.RequestInfoFrom(req.Context())
 	if !ok || !info.IsResourceRequest || info.APIGroup != resource.Group || info.APIVersion != resource.Version ||
 		info.Resource != resource.Resource || info.Subresource != "" || info.Name != "" || info.Namespace == "" {
-		return runtime.SerializerInfo{}, false
+		return input, output, false
 	}
 	contentType := req.Header.Get("Content-Type")
-	input, ok := r.inputs[contentType]
+	input, ok = r.inputs[contentType]
 	if !ok {
 		// Parameters, such as a charset, and other spellings: parsing is slow enough to matter
 		// on the hot path, so only what is not already a bare media type is parsed.
 		mediaType, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return runtime.SerializerInfo{}, false
+			return input, output, false
 		}
 		if input, ok = r.inputs[mediaType]; !ok {
-			return runtime.SerializerInfo{}, false
+			return input, output, false
 		}
 	}
-	out, _, err := negotiation.NegotiateOutputMediaType(req, r.cfg.Serializer, negotiation.DefaultEndpointRestrictions)
-	return input, err == nil && out.Convert == nil
+	options, serializer, err := negotiation.NegotiateOutputMediaType(req, r.cfg.Serializer, negotiation.DefaultEndpointRestrictions)
+	if err != nil || options.Convert != nil {
+		return input, output, false
+	}
+	return input, negotiatedOutput{serializer: serializer, plain: isPlainJSON(options, serializer)}, true
 }
 
 // readBody reads the body within the server's limit. tooLarge means the limit was passed; the
@@ -192,10 +196,17 @@ type failingBody struct {
 func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
 func (b failingBody) Close() error             { return b.closer.Close() }
 
-type mappingKey struct{}
+// accepted is what the route hands from the filter chain to its instrumented handler: the
+// decoded mapping and how to answer.
+type accepted struct {
+	mapping *imagev1.ImageStreamMapping
+	output  negotiatedOutput
+}
 
-func withMapping(ctx context.Context, ism *imagev1.ImageStreamMapping) context.Context {
-	return context.WithValue(ctx, mappingKey{}, ism)
+type acceptedKey struct{}
+
+func withAccepted(ctx context.Context, a accepted) context.Context {
+	return context.WithValue(ctx, acceptedKey{}, a)
 }
 
 // decode decodes the body as the generic handler does under the default field validation:
@@ -257,7 +268,8 @@ func (r *Route) decodeJSON(body []byte) (*imagev1.ImageStreamMapping, bool) {
 // create runs what the generic create handler runs after decoding, in its order, and answers.
 func (r *Route) create(w http.ResponseWriter, req *http.Request) {
 	ctx := req.Context()
-	obj := ctx.Value(mappingKey{}).(*imagev1.ImageStreamMapping)
+	in := ctx.Value(acceptedKey{}).(accepted)
+	obj := in.mapping
 	info, _ := request.RequestInfoFrom(ctx)
 	namespace := info.Namespace
 	ctx, cancel := context.WithTimeout(ctx, requestTimeoutUpperBound)
@@ -295,5 +307,5 @@ func (r *Route) create(w http.ResponseWriter, req *http.Request) {
 	if status, ok := result.(*metav1.Status); ok && status.Code == 0 {
 		status.Code = int32(code)
 	}
-	responsewriters.WriteObjectNegotiated(r.cfg.Serializer, negotiation.DefaultEndpointRestrictions, resource.GroupVersion(), w, req, code, result, false)
+	r.respond(w, req, code, result, in.output)
 }

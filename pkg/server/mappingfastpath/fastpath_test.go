@@ -96,7 +96,7 @@ func TestTakes(t *testing.T) {
 			if tc.info != nil {
 				req = req.WithContext(request.WithRequestInfo(req.Context(), tc.info))
 			}
-			if _, got := testRoute(t).takes(req); got != tc.want {
+			if _, _, got := testRoute(t).takes(req); got != tc.want {
 				t.Errorf("takes = %v, want %v", got, tc.want)
 			}
 		})
@@ -106,7 +106,7 @@ func TestTakes(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		req = req.WithContext(request.WithRequestInfo(req.Context(), mappings))
 		r := New(Config{Serializer: serializer.NewCodecFactory(runtime.NewScheme())})
-		if _, took := r.takes(req); took {
+		if _, _, took := r.takes(req); took {
 			t.Error("a route without storage takes requests")
 		}
 	})
