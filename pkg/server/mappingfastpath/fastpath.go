@@ -11,8 +11,9 @@
 // authorized, audited and rate-limited the request; here the body is read within the same size
 // limit, decoded as the codecs decode it (strictly, case-sensitively, defaulted), audited,
 // admitted by the mutating and then the validating admission chain, created by the same
-// storage, answered by the same response writers and counted in the same request metrics. The
-// mapping that admission sees carries no managedFields entry.
+// storage, answered as the response writers answer (audited, and byte for byte the same; a
+// push's success Status in compact JSON is written here, everything else by them) and counted
+// in the same request metrics. The mapping that admission sees carries no managedFields entry.
 //
 // Anything else goes to the generic handler untouched: other verbs and resources, a dry run,
 // query parameters, a content type other than JSON or protobuf, an Accept it would transform,
