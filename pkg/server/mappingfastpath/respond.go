@@ -35,13 +35,12 @@ func isPlainJSON(options negotiation.MediaTypeOptions, info runtime.SerializerIn
 // it; that saves a second negotiation, the versioning codec and the reflection of
 // encoding/json, a few per cent of a push's CPU. Anything else goes to the response writers.
 func (r *Route) respond(w http.ResponseWriter, req *http.Request, code int, result runtime.Object, out negotiatedOutput) {
-	status, isStatus := result.(*metav1.Status)
-	if !isStatus || !out.plain {
-		responsewriters.WriteObjectNegotiated(r.cfg.Serializer, negotiation.DefaultEndpointRestrictions, resource.GroupVersion(), w, req, code, result, false)
-		return
+	var body []byte
+	status, ok := result.(*metav1.Status)
+	if ok && out.plain {
+		body, ok = appendStatusJSON(make([]byte, 0, 320), status)
 	}
-	body, ok := appendStatusJSON(make([]byte, 0, 320), status)
-	if !ok {
+	if !ok || !out.plain {
 		responsewriters.WriteObjectNegotiated(r.cfg.Serializer, negotiation.DefaultEndpointRestrictions, resource.GroupVersion(), w, req, code, result, false)
 		return
 	}
